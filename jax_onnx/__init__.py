@@ -1,0 +1,24 @@
+"""jax_onnx: export JAX functions and Flax NNX modules to ONNX, as a JAX transformation.
+
+    onnx_fn = jax_onnx.transform(fn)
+    y = onnx_fn(x)                        # exports, runs in ONNX Runtime
+    exported = onnx_fn.lower(jax.ShapeDtypeStruct(("B", 30), jnp.float32))
+    exported.save("model.onnx")
+"""
+__version__ = "0.1.0"
+
+from jax_onnx.api import (DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ExportOptions,
+                          Exported, OnnxFunction, save_onnx, transform)
+from jax_onnx.errors import (InputMismatchError, JaxOnnxError, SpecError,
+                             SymbolicDimError, TracerLeakError,
+                             UnsupportedDtypeError, UnsupportedPrimitiveError)
+from jax_onnx.registry import Case, Spec, register_rule
+from jax_onnx.coverage import coverage
+
+__all__ = [
+    "transform", "save_onnx", "Exported", "OnnxFunction", "ExportOptions",
+    "register_rule", "coverage", "Case", "Spec",
+    "JaxOnnxError", "UnsupportedPrimitiveError", "UnsupportedDtypeError",
+    "SpecError", "InputMismatchError", "SymbolicDimError", "TracerLeakError",
+    "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET",
+]

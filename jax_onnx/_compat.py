@@ -1,0 +1,65 @@
+"""The one place where jax_onnx touches JAX internals (``jax._src``).
+
+The tracing API moves between JAX releases; keeping every private import here
+means a JAX upgrade is a change to this file, not a hunt through the package.
+Tested with the JAX range pinned in pyproject.toml.
+"""
+from __future__ import annotations
+
+import os
+
+import jax
+from jax._src import core as _core
+from jax._src import source_info_util as _siu
+from jax._src.export import shape_poly as _shape_poly
+
+Tracer = _core.Tracer
+Trace = _core.Trace
+ShapedArray = _core.ShapedArray
+InconclusiveDimensionOperation = _core.InconclusiveDimensionOperation
+set_current_trace = _core.set_current_trace
+eval_jaxpr = _core.eval_jaxpr
+SymbolicScope = _shape_poly.SymbolicScope
+symbolic_shape = _shape_poly.symbolic_shape
+DimExpr = _shape_poly._DimExpr
+DimFactor = _shape_poly._DimFactor
+
+# Frames inside jax_onnx are not the user's: source lines must point past us.
+_siu.register_exclusion(os.path.dirname(os.path.abspath(__file__)))
+
+
+def current_source_info():
+  return _siu.current()
+
+
+def source_line(source_info) -> str:
+  """'file.py:12 (fn)' for the innermost user frame of a SourceInfo."""
+  if source_info is None:
+    return "unknown"
+  return _siu.summarize(source_info) or "unknown"
+
+
+def name_stack() -> str:
+  return str(_siu.current_name_stack())
+
+
+def is_symbolic_dim(d) -> bool:
+  return _shape_poly.is_symbolic_dim(d)
+
+
+def dim_terms(e: DimExpr):
+  """[(coefficient, [(factor, exponent), ...]), ...] of a symbolic dimension."""
+  return [(coeff, list(term._factors)) for term, coeff in e._sorted_terms]
+
+
+def factor_parts(f: DimFactor):
+  """(var, None, ()) for a variable; (None, 'floordiv'|'mod'|'max'|'min', operands)."""
+  return f.var, f.operation, tuple(f.operands)
+
+
+def dim_vars(e) -> set[str]:
+  return set(e._get_vars()) if is_symbolic_dim(e) else set()
+
+
+def is_x64_enabled() -> bool:
+  return bool(jax.config.jax_enable_x64)

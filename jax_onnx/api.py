@@ -1,0 +1,370 @@
+"""jax_onnx.transform: export a JAX function (or Flax NNX module) to ONNX."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+import onnx
+
+from jax_onnx import _compat, passes, specs as _specs
+from jax_onnx.errors import (InputMismatchError, JaxOnnxError, SpecError,
+                             SymbolicDimError, TracerLeakError,
+                             UnsupportedPrimitiveError)
+from jax_onnx.graph import model_proto, tensor_proto
+from jax_onnx.registry import _load_rules
+from jax_onnx.shapes import onnx_dims
+from jax_onnx.trace import ExportState, OnnxTrace, tracing
+
+DEFAULT_OPSET = 21
+MIN_OPSET = 18
+MAX_OPSET = 23       # the newest opset the pinned ONNX Runtime runs
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+  opset: int = DEFAULT_OPSET
+  input_names: tuple[str, ...] | None = None
+  output_names: tuple[str, ...] | None = None
+  shape_info: bool = True
+  pre_transpose: tuple | None = None
+  post_transpose: tuple | None = None
+  constant_folding: bool = True
+  optimize: bool = True
+
+  def __post_init__(self):
+    if not MIN_OPSET <= self.opset <= MAX_OPSET:
+      raise ValueError(f"opset {self.opset} is outside the supported range "
+                       f"[{MIN_OPSET}, {MAX_OPSET}] (the upper bound is the newest "
+                       "opset the pinned ONNX Runtime runs).")
+
+
+def transform(fn: Callable, *, opset: int = DEFAULT_OPSET,
+              input_names: Sequence[str] | None = None,
+              output_names: Sequence[str] | None = None,
+              shape_info: bool = True,
+              pre_transpose: Sequence | None = None,
+              post_transpose: Sequence | None = None,
+              constant_folding: bool = True,
+              optimize: bool = True) -> "OnnxFunction":
+  """Returns `fn` as an ONNX function: calling it exports `fn` (once per input
+  signature, like jax.jit) and runs the model in ONNX Runtime; `.lower(*specs)`
+  exports for given (possibly symbolic) shapes."""
+  options = ExportOptions(
+      opset=opset,
+      input_names=tuple(input_names) if input_names is not None else None,
+      output_names=tuple(output_names) if output_names is not None else None,
+      shape_info=shape_info,
+      pre_transpose=_perms(pre_transpose), post_transpose=_perms(post_transpose),
+      constant_folding=constant_folding, optimize=optimize)
+  return OnnxFunction(fn, options)
+
+
+def _perms(p):
+  return None if p is None else tuple(None if x is None else tuple(x) for x in p)
+
+
+class OnnxFunction:
+  """The result of jax_onnx.transform(fn)."""
+
+  def __init__(self, fn: Callable, options: ExportOptions):
+    self.fn = fn
+    self.options = options
+    self._cache: dict = {}
+    self._lock = threading.Lock()
+    functools.update_wrapper(self, fn, updated=())
+
+  def __call__(self, *args):
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    for leaf in leaves:
+      if isinstance(leaf, _compat.Tracer):
+        raise TracerLeakError(
+            "a jax_onnx-transformed function was called on a traced value "
+            f"({type(leaf).__name__}): it runs ONNX Runtime, which needs concrete "
+            "arrays, so it cannot be used inside jax.jit/vmap/grad. Call it outside, "
+            "or transform the whole computation.")
+    arrays = [_as_array(x) for x in leaves]
+    key = (tree, tuple((a.shape, a.dtype) for a in arrays))
+    with self._lock:
+      exported = self._cache.get(key)
+      if exported is None:
+        exported = self._cache[key] = self.lower(*jax.tree_util.tree_unflatten(tree, arrays))
+    return exported(*args)
+
+  def lower(self, *specs) -> "Exported":
+    """Exports for input specs: ShapeDtypeStructs, shape tuples such as
+    ('B', 30) (float32), or arrays; pytrees of those. String dims are symbolic."""
+    leaves, in_tree = jax.tree_util.tree_flatten(specs, is_leaf=_specs.is_spec_leaf)
+    avals = _specs.to_avals(leaves)
+    return export_avals(self.fn, avals, in_tree, self.options)
+
+
+def _as_array(x):
+  if isinstance(x, (np.ndarray, jax.Array)):
+    return x
+  aval = jax.typeof(x)
+  return np.asarray(x, dtype=aval.dtype)
+
+
+def export_avals(fn: Callable, avals: list, in_tree, options: ExportOptions) -> "Exported":
+  _load_rules()
+  t0 = time.perf_counter()
+  export = ExportState(options.opset, options)
+  trace = OnnxTrace(export, export.root_builder)
+  root = export.root
+  names = _io_names(options.input_names, len(avals), "input")
+  graph_avals = _permuted(avals, options.pre_transpose, inverse=True)
+  for name, aval in zip(names, graph_avals):
+    root.inputs.append((name, aval.dtype, onnx_dims(aval.shape)))
+    export.dims.add_input(name, aval.shape)
+  export.dims.check_solvable([a.shape for a in avals])
+  in_tracers = []
+  for i, (name, aval) in enumerate(zip(names, avals)):
+    perm = _perm_at(options.pre_transpose, i)
+    value = name
+    if perm is not None:
+      value = export.root_builder.op("Transpose", name, perm=list(perm))
+    in_tracers.append(trace.new_input(value, aval))
+  args = jax.tree_util.tree_unflatten(in_tree, in_tracers)
+  try:
+    with tracing(trace):
+      result = fn(*args)
+      out_leaves, out_tree = jax.tree_util.tree_flatten(result)
+      outs = [trace.lift(o) for o in out_leaves]
+  except _compat.InconclusiveDimensionOperation as e:
+    raise SymbolicDimError(
+        f"the function needs a concrete value of a symbolic dimension: {e}\n"
+        "Python control flow (if/for/int()) on a symbolic dimension cannot be "
+        "exported. Use jnp/lax operations (jnp.where, lax.cond), or export with "
+        "a static size for that dimension.") from None
+  if export.missing:
+    raise UnsupportedPrimitiveError(export.missing)
+  t_trace = time.perf_counter()
+
+  out_names = _io_names(options.output_names, len(outs), "output")
+  out_avals = [o.aval for o in outs]
+  graph_out_avals = _permuted(out_avals, options.post_transpose, inverse=False)
+  for i, (name, o, gaval) in enumerate(zip(out_names, outs, graph_out_avals)):
+    value = trace.materialize(o)
+    perm = _perm_at(options.post_transpose, i)
+    if perm is not None:
+      value = export.root_builder.op("Transpose", value, perm=list(perm))
+    root.nodes.append(_identity(value, name))
+    root.outputs.append((name, gaval.dtype, onnx_dims(gaval.shape)))
+  stats = passes.run_default_passes(root) if options.optimize else {}
+  t_end = time.perf_counter()
+  stats.update(primitives=export.primitive_count,
+               trace_seconds=t_trace - t0, passes_seconds=t_end - t_trace)
+  return Exported(root, options, avals, in_tree, out_avals, out_tree,
+                  names, out_names, stats)
+
+
+def _identity(src: str, dst: str):
+  from jax_onnx.graph import Node
+  return Node("Identity", [src], [dst], {})
+
+
+def _io_names(given, n: int, prefix: str) -> list[str]:
+  if given is None:
+    return [f"{prefix}_{i}" if n > 1 else prefix for i in range(n)]
+  if len(given) != n or len(set(given)) != n:
+    raise SpecError(f"{prefix}_names has {len(given)} distinct-checked names "
+                    f"{list(given)}, but the function has {n} {prefix}s")
+  return list(given)
+
+
+def _perm_at(perms, i):
+  return perms[i] if perms is not None and i < len(perms) else None
+
+
+def _permuted(avals, perms, inverse: bool):
+  """Avals as the ONNX graph sees them under pre/post transposes."""
+  if perms is None:
+    return avals
+  out = []
+  for i, a in enumerate(avals):
+    p = _perm_at(perms, i)
+    if p is None:
+      out.append(a)
+      continue
+    if sorted(p) != list(range(len(a.shape))):
+      raise SpecError(f"transpose {p} is not a permutation of the {len(a.shape)} "
+                      f"axes of value {i} (shape {a.shape})")
+    # pre: graph input x_g with x_g.transpose(p) == x, so x_g.shape[p[k]] = x.shape[k]
+    shape = ([a.shape[p.index(k)] for k in range(len(p))] if inverse
+             else [a.shape[k] for k in p])
+    out.append(_compat.ShapedArray(tuple(shape), a.dtype))
+  return out
+
+
+class Exported:
+  """An exported model: `.model` (onnx.ModelProto), `.save(path)`, and
+  callable: runs in ONNX Runtime, taking and returning the function's pytrees."""
+
+  def __init__(self, graph, options, in_avals, in_tree, out_avals, out_tree,
+               input_names, output_names, stats):
+    self.graph = graph
+    self.options = options
+    self.in_avals = in_avals
+    self.in_tree = in_tree
+    self.out_avals = out_avals
+    self.out_tree = out_tree
+    self.input_names = input_names
+    self.output_names = output_names
+    self.stats = stats
+    self._model = None
+    self._session = None
+    self._lock = threading.Lock()
+
+  @property
+  def opset(self) -> int:
+    return self.options.opset
+
+  @property
+  def model(self) -> onnx.ModelProto:
+    if self._model is None:
+      from jax_onnx import __version__
+      self._model = model_proto(self.graph, self.options.opset,
+                                self.options.shape_info, __version__)
+    return self._model
+
+  def save(self, path: str | os.PathLike, *, external_data: bool | None = None,
+           size_threshold: int = 1024) -> None:
+    """Writes the model atomically. Weights go to `<file>.data` beside it when
+    `external_data` is True, or (default None) when they exceed 1.5 GiB."""
+    save_model(self.graph, self.model, path, external_data, size_threshold)
+
+  # -- running ---------------------------------------------------------------
+  def session(self):
+    import onnxruntime as ort
+    with self._lock:
+      if self._session is None:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            self.model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return self._session
+
+  def __call__(self, *args):
+    feeds = self.check_inputs(args)
+    outs = self.session().run(self.output_names, feeds)
+    outs = [_unpermute(o, _perm_at(self.options.post_transpose, i))
+            for i, o in enumerate(outs)]
+    return jax.tree_util.tree_unflatten(self.out_tree, outs)
+
+  def check_inputs(self, args) -> dict[str, np.ndarray]:
+    """Validates runtime inputs against the specs; returns the ORT feeds."""
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    if tree != self.in_tree:
+      raise InputMismatchError(f"the inputs have structure {tree}, but the model "
+                               f"was exported for {self.in_tree}")
+    env: dict[str, int] = {}
+    feeds = {}
+    for i, (x, aval, name) in enumerate(zip(leaves, self.in_avals, self.input_names)):
+      x = np.asarray(x) if not isinstance(x, np.ndarray) else x
+      if isinstance(leaves[i], (int, float, bool)) and x.dtype != aval.dtype:
+        x = np.asarray(x, dtype=aval.dtype)   # Python scalars are weakly typed
+      if x.dtype != aval.dtype:
+        raise InputMismatchError(f"input {i} ('{name}') has dtype {x.dtype}, but "
+                                 f"the model was exported for {aval.dtype}")
+      if x.ndim != len(aval.shape):
+        raise InputMismatchError(f"input {i} ('{name}') has shape {x.shape}, but "
+                                 f"the model expects rank {len(aval.shape)}: {aval.str_short()}")
+      for d, n in zip(aval.shape, x.shape):
+        var = d._to_var() if _compat.is_symbolic_dim(d) else None
+        if var is not None:
+          if env.setdefault(var, n) != n:
+            raise InputMismatchError(
+                f"input {i} ('{name}') has shape {x.shape}: dimension '{var}' is "
+                f"{n} here but {env[var]} in an earlier input")
+      for d, n in zip(aval.shape, x.shape):
+        want = (d._evaluate(env) if _compat.is_symbolic_dim(d) else d)
+        if int(want) != n:
+          raise InputMismatchError(
+              f"input {i} ('{name}') has shape {x.shape}, but the model expects "
+              f"{aval.str_short()} (dimension {d} = {int(want)})")
+      perm = _perm_at(self.options.pre_transpose, i)
+      if perm is not None:
+        x = np.transpose(x, np.argsort(perm))
+      feeds[name] = np.ascontiguousarray(x)
+    return feeds
+
+
+def _unpermute(x, perm):
+  return x if perm is None else np.transpose(x, np.argsort(perm))
+
+
+# ---------------------------------------------------------------------------
+# Saving.
+
+_AUTO_EXTERNAL_BYTES = 3 << 29   # 1.5 GiB: protobuf's 2 GiB limit with margin
+
+
+def save_model(graph, model: onnx.ModelProto, path, external_data, size_threshold):
+  path = os.fspath(path)
+  directory = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(directory):
+    raise JaxOnnxError(f"cannot save to {path!r}: directory {directory!r} does not exist")
+  total = sum(a.nbytes for a in graph.initializers.values())
+  if external_data is None:
+    external_data = total > _AUTO_EXTERNAL_BYTES
+  tmp_files = []
+  try:
+    if external_data:
+      data_name = os.path.basename(path) + ".data"
+      data_path = os.path.join(directory, data_name)
+      fd, tmp_data = tempfile.mkstemp(dir=directory, prefix=".jax_onnx_", suffix=".data")
+      tmp_files.append(tmp_data)
+      m = onnx.ModelProto()
+      m.CopyFrom(model)
+      del m.graph.initializer[:]
+      with os.fdopen(fd, "wb") as f:
+        for name, array in graph.initializers.items():
+          array = np.ascontiguousarray(array)
+          if array.nbytes < size_threshold:
+            m.graph.initializer.append(tensor_proto(name, array))
+            continue
+          offset = f.tell()
+          f.write(memoryview(array.reshape(-1).view(np.uint8)))
+          t = onnx.TensorProto()
+          t.name = name
+          t.data_type = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+          t.dims.extend(array.shape)
+          t.data_location = onnx.TensorProto.EXTERNAL
+          for k, v in (("location", data_name), ("offset", str(offset)),
+                       ("length", str(array.nbytes))):
+            e = t.external_data.add()
+            e.key, e.value = k, v
+          m.graph.initializer.append(t)
+      model = m
+    fd, tmp_model = tempfile.mkstemp(dir=directory, prefix=".jax_onnx_", suffix=".onnx")
+    tmp_files.append(tmp_model)
+    with os.fdopen(fd, "wb") as f:
+      f.write(model.SerializeToString())
+    if external_data:
+      os.replace(tmp_data, data_path)
+    os.replace(tmp_model, path)
+    tmp_files.clear()
+  except OSError as e:
+    raise JaxOnnxError(f"cannot save the model to {path!r}: {e}") from e
+  finally:
+    for f in tmp_files:
+      if os.path.exists(f):
+        os.unlink(f)
+
+
+def save_onnx(fn: Callable, input_shapes: Sequence, model_file_name: str, *,
+              input_dtypes: Sequence | None = None, **transform_kwargs) -> Exported:
+  """One-liner: export `fn` for `input_shapes` (tuples with symbolic names such
+  as ('B', 30); float32 unless `input_dtypes` says otherwise) and save it."""
+  dtypes = input_dtypes or [np.float32] * len(input_shapes)
+  specs = [jax.ShapeDtypeStruct(tuple(s), d) for s, d in zip(input_shapes, dtypes)]
+  exported = transform(fn, **transform_kwargs).lower(*specs)
+  exported.save(model_file_name)
+  return exported

@@ -1,0 +1,131 @@
+"""Shape-changing primitives: reshape, broadcast, transpose, squeeze, concat, slice, iota."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.extend.core import primitives as P
+
+from jax_onnx import _compat
+from jax_onnx import dtypes as dt
+from jax_onnx.registry import Spec, case, register_rule
+from jax_onnx.shapes import is_static
+
+
+def _same_shape(a, b) -> bool:
+  return len(a) == len(b) and all(
+      (x == y) if not (_compat.is_symbolic_dim(x) or _compat.is_symbolic_dim(y))
+      else (_compat.is_symbolic_dim(x) and _compat.is_symbolic_dim(y) and x == y)
+      for x, y in zip(a, b))
+
+
+@register_rule(P.reshape_p, family="structural", onnx_ops=["Reshape"])
+def _reshape(ctx, x, *, new_sizes, dimensions, **params):
+  del params
+  if dimensions is not None:   # reshape of a transposed operand
+    x = ctx.op("Transpose", x, perm=list(dimensions))
+  if _same_shape(ctx.avals_in[0].shape, new_sizes):
+    return x
+  return ctx.op("Reshape", x, ctx.shape(new_sizes))
+
+
+@register_rule(P.broadcast_in_dim_p, family="structural",
+               onnx_ops=["Unsqueeze", "Expand"])
+def _broadcast_in_dim(ctx, x, *dyn_shape, shape, broadcast_dimensions, **params):
+  del params, dyn_shape
+  bdims = [int(d) for d in broadcast_dimensions]
+  if bdims != sorted(bdims):
+    order = np.argsort(bdims)
+    x = ctx.op("Transpose", x, perm=[int(i) for i in order])
+    bdims = sorted(bdims)
+  new_axes = [i for i in range(len(shape)) if i not in bdims]
+  in_shape = ctx.avals_in[0].shape
+  if new_axes:
+    x = ctx.op("Unsqueeze", x, ctx.ints(new_axes))
+  expanded = [1] * len(shape)
+  for src, dst in zip(in_shape, bdims):
+    expanded[dst] = src
+  if _same_shape(expanded, shape):
+    return x
+  return ctx.op("Expand", x, ctx.shape(shape))
+
+
+@register_rule(P.transpose_p, family="structural", onnx_ops=["Transpose"])
+def _transpose(ctx, x, *, permutation):
+  perm = [int(p) for p in permutation]
+  if perm == list(range(len(perm))):
+    return x
+  return ctx.op("Transpose", x, perm=perm)
+
+
+@register_rule(P.squeeze_p, family="structural", onnx_ops=["Squeeze"])
+def _squeeze(ctx, x, *, dimensions):
+  if not dimensions:
+    return x
+  return ctx.op("Squeeze", x, ctx.ints(dimensions))
+
+
+@register_rule(P.concatenate_p, family="structural", onnx_ops=["Concat"])
+def _concatenate(ctx, *xs, dimension):
+  return ctx.op("Concat", *xs, axis=int(dimension))
+
+
+@register_rule(P.slice_p, family="structural", onnx_ops=["Slice"])
+def _slice(ctx, x, *, start_indices, limit_indices, strides):
+  shape = ctx.avals_in[0].shape
+  strides = strides or (1,) * len(shape)
+  axes, starts, ends, steps = [], [], [], []
+  for axis, (lo, hi, st, n) in enumerate(zip(start_indices, limit_indices, strides, shape)):
+    full = (not _compat.is_symbolic_dim(lo) and lo == 0 and st == 1 and
+            _same_shape((hi,), (n,)))
+    if not full:
+      axes.append(axis); starts.append(lo); ends.append(hi); steps.append(st)
+  if not axes:
+    return x
+  return ctx.op("Slice", x, ctx.shape(starts), ctx.shape(ends), ctx.ints(axes),
+                ctx.ints(steps))
+
+
+@register_rule(P.iota_p, family="structural", onnx_ops=["Range", "Expand"])
+def _iota(ctx, *dyn_shape, dtype, shape, dimension, **params):
+  del params, dyn_shape
+  n = shape[dimension]
+  count = ctx.op("Squeeze", ctx.dim(n), ctx.ints([0]))
+  r = ctx.op("Range", ctx.scalar(0, np.int64), count, ctx.scalar(1, np.int64))
+  if np.dtype(dtype) != np.int64:
+    r = ctx.cast(r, dtype)
+  others = [i for i in range(len(shape)) if i != dimension]
+  if others:
+    r = ctx.op("Unsqueeze", r, ctx.ints(others))
+    r = ctx.op("Expand", r, ctx.shape(shape))
+  return r
+
+
+# ---------------------------------------------------------------------------
+_X = ("B", 6, 4)
+case("reshape_flatten", lambda x: x.reshape(x.shape[0], -1), _X, covers="reshape")
+case("reshape_split_batch", lambda x: x.reshape(-1, 2, 4), Spec(("B", 4, 4)),
+     covers="reshape")
+case("reshape_merge_batch", lambda x: x.reshape(-1, 4), _X, covers="reshape")
+case("reshape_to_scalar_like", lambda x: jnp.sum(x.reshape(x.shape[0], 24, 1, 1), axis=(2, 3)),
+     _X, covers="reshape")
+case("broadcast_in_dim_rank_up", lambda x: jnp.broadcast_to(x[:, None, :, :], (x.shape[0], 3, 6, 4)),
+     _X, covers="broadcast_in_dim")
+case("broadcast_in_dim_bias", lambda x: x + jnp.arange(4.0), _X, covers="broadcast_in_dim")
+case("broadcast_in_dim_ones", lambda x: x * jnp.ones((x.shape[0], 6, 4)), _X,
+     covers="broadcast_in_dim")
+case("expand_dims", lambda x: jnp.expand_dims(x, (1, 3)), _X, covers="broadcast_in_dim")
+case("transpose_021", lambda x: jnp.transpose(x, (0, 2, 1)), _X, covers="transpose")
+case("transpose_batch_last", lambda x: jnp.transpose(x, (2, 1, 0)), _X, covers="transpose")
+case("squeeze", lambda x: jnp.squeeze(x[:, :1, :], axis=1), _X, covers="squeeze")
+case("concatenate_axis1", lambda x: jnp.concatenate([x, 2 * x, x[:, :1]], axis=1), _X,
+     covers="concatenate")
+case("concatenate_batch", lambda x: jnp.concatenate([x, x], axis=0), _X, covers="concatenate")
+case("slice_strided", lambda x: x[:, 1:5:2, ::3], _X, covers="slice")
+case("slice_batch_tail", lambda x: x[1:], _X, covers="slice")
+case("iota_static", lambda x: x + lax.iota(jnp.float32, 4), _X, covers="iota")
+case("iota_2d", lambda x: x + lax.broadcasted_iota(jnp.int32, (6, 4), 0).astype(jnp.float32),
+     _X, covers="iota")
+case("iota_batch", lambda x: x * lax.broadcasted_iota(jnp.float32, x.shape, 0), _X,
+     covers="iota")

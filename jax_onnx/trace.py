@@ -1,0 +1,231 @@
+"""onnx_trace: a JAX trace whose every primitive becomes ONNX nodes as it is bound.
+
+No jaxpr is staged and walked: `OnnxTrace.process_primitive` receives each
+primitive with its operands (our tracers, or concrete arrays that JAX hands
+over: weights, literals) and calls that primitive's rule from the registry.
+Higher-order primitives (jit, control flow) are evaluated compositionally: their
+sub-jaxprs are run under this trace (spliced), or under a fresh `OnnxTrace` that
+builds an ONNX subgraph.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+
+from jax_onnx import _compat
+from jax_onnx.builder import ConstantPool, GraphBuilder
+from jax_onnx.context import RuleContext
+from jax_onnx.errors import TracerLeakError
+from jax_onnx.graph import Graph, Namer
+from jax_onnx.registry import get_rule
+from jax_onnx.shapes import SymbolicDims, is_static, onnx_dims
+
+# The value name given to results of primitives that have no rule: tracing goes
+# on so that one error can list every unsupported primitive.
+MISSING = "<missing>"
+
+# Constant inputs are folded by running the primitive in JAX, when the result
+# is no larger than this many elements or than the inputs (transposes and casts
+# of weights fold; broadcasting a scalar to a big tensor does not).
+FOLD_MIN_ELEMENTS = 4096
+
+
+class ExportState:
+  """What one export shares across the main graph and all its subgraphs."""
+
+  def __init__(self, opset: int, options: Any):
+    self.opset = opset
+    self.options = options
+    self.namer = Namer()
+    self.root = Graph("main")
+    self.consts = ConstantPool(self.root, self.namer)
+    self.root_builder = GraphBuilder(self.root, self.namer, self.consts)
+    self.dims = SymbolicDims(self.root_builder)
+    self.missing: dict[str, list[str]] = {}
+    self.fold = getattr(options, "constant_folding", True)
+    self.primitive_count = 0
+
+  def subgraph_builder(self, name: str, parent: Graph) -> GraphBuilder:
+    return GraphBuilder(Graph(self.namer(name), parent), self.namer, self.consts)
+
+
+class OnnxTracer(_compat.Tracer):
+  """A JAX value in the ONNX graph: a value name, and/or a known constant."""
+  __slots__ = ("value", "const", "origin")
+
+  def __init__(self, trace: "OnnxTrace", aval, value: str | None = None,
+               const: np.ndarray | None = None, origin: Any = None):
+    super().__init__(trace, aval)
+    self.value = value     # ONNX value name; None until a constant is needed
+    self.const = const     # numpy value when known at export time
+    self.origin = origin   # the jax.Array a constant came from (for dedupe)
+
+  def to_concrete_value(self):
+    return self.const
+
+  def full_lower(self):
+    return self
+
+
+class OnnxTrace(_compat.Trace):
+
+  def __init__(self, export: ExportState, builder: GraphBuilder):
+    super().__init__()
+    self.export = export
+    self.builder = builder
+
+  # -- values ----------------------------------------------------------------
+  def new_input(self, name: str, aval) -> OnnxTracer:
+    return OnnxTracer(self, aval, name)
+
+  def lift(self, x) -> OnnxTracer:
+    if isinstance(x, OnnxTracer):
+      if x._trace is self:
+        return x
+      if x._trace.export is self.export and x._trace.is_valid():
+        # A value of an enclosing graph: ONNX subgraphs read it by name.
+        return OnnxTracer(self, x.aval, x.value, x.const, x.origin)
+      raise TracerLeakError(
+          "a value from a finished or different jax_onnx export was used here "
+          "(was a traced value stored in a global or a closure?). Pass it as an "
+          "argument of the exported function instead.")
+    if isinstance(x, _compat.Tracer):
+      raise TracerLeakError(
+          f"a value traced by another JAX transformation ({type(x).__name__}, "
+          f"{x.aval.str_short()}) reached the ONNX export. jax_onnx.transform "
+          "must be the outermost transformation: call it outside jax.jit/grad/vmap, "
+          "or pass that value as an argument of the exported function.")
+    aval = jax.typeof(x)
+    if not isinstance(aval, _compat.ShapedArray):
+      raise TypeError(f"jax_onnx cannot export a value of type {type(x).__name__} ({aval})")
+    const = np.asarray(x, dtype=aval.dtype)
+    return OnnxTracer(self, aval, None, const, x if isinstance(x, jax.Array) else None)
+
+  def materialize(self, t: OnnxTracer) -> str:
+    if t.value is None:
+      t.value = self.export.consts.add(t.const, origin=t.origin)
+    return t.value
+
+  def stage_value(self, val):
+    return self.lift(val)
+
+  # -- primitives --------------------------------------------------------------
+  def process_primitive(self, primitive, tracers, params, /):
+    ins = [self.lift(t) for t in tracers]
+    rule = get_rule(primitive)
+    self.export.primitive_count += 1
+    if rule is not None and rule.higher_order:
+      return rule.fn(self, ins, **params)
+    out_avals, effects = primitive.abstract_eval(*[t.aval for t in ins], **params)
+    multiple = primitive.multiple_results
+    out_avals = list(out_avals) if multiple else [out_avals]
+    if effects:
+      rule = None   # effects (prints, callbacks, ordered IO) have no ONNX meaning
+
+    if any(t.value == MISSING for t in ins):
+      outs = [OnnxTracer(self, a, MISSING) for a in out_avals]
+    elif (folded := self._fold(primitive, ins, out_avals, params)) is not None:
+      outs = folded
+    elif rule is None:
+      source = _compat.source_line(_compat.current_source_info())
+      self.export.missing.setdefault(primitive.name, []).append(source)
+      outs = [OnnxTracer(self, a, MISSING) for a in out_avals]
+    else:
+      outs = self._apply_rule(rule, primitive, ins, out_avals, params)
+    return outs if multiple else outs[0]
+
+  def _apply_rule(self, rule, primitive, ins, out_avals, params):
+    builder = self.builder
+    builder.source = _compat.current_source_info()
+    ctx = RuleContext(self, primitive, ins, out_avals)
+    result = rule.fn(ctx, *[self.materialize(t) for t in ins], **params)
+    names = result if primitive.multiple_results else [result]
+    if len(names) != len(out_avals):
+      raise AssertionError(f"rule for {primitive} returned {len(names)} values, "
+                           f"expected {len(out_avals)}")
+    types = builder.graph.value_types
+    outs = []
+    for name, aval in zip(names, out_avals):
+      types.setdefault(name, (aval.dtype, onnx_dims(aval.shape)))
+      outs.append(OnnxTracer(self, aval, name))
+    builder.source = None
+    return outs
+
+  def _fold(self, primitive, ins, out_avals, params):
+    """Runs the primitive in JAX when all its operands are known constants."""
+    if not self.export.fold or not all(t.const is not None for t in ins):
+      return None
+    if not all(is_static(a.shape) for a in out_avals):
+      return None
+    out_size = sum(int(np.prod(a.shape)) for a in out_avals)
+    in_size = sum(t.const.size for t in ins)
+    if out_size > max(FOLD_MIN_ELEMENTS, in_size):
+      return None
+    try:
+      result = primitive.bind(*[t.const for t in ins], **params)
+    except Exception:   # noqa: BLE001 - anything JAX can't run eagerly stays a node
+      return None
+    results = result if primitive.multiple_results else [result]
+    return [OnnxTracer(self, a, None, np.asarray(r, dtype=a.dtype))
+            for a, r in zip(out_avals, results)]
+
+  # -- calls -----------------------------------------------------------------
+  def call_jax(self, fn: Callable, *args):
+    """Runs a JAX function on this trace (from inside a rule)."""
+    with _compat.set_current_trace(self):
+      return fn(*args)
+
+  def eval_jaxpr(self, closed_jaxpr, args: Sequence) -> list:
+    """Splices a (closed) jaxpr into this graph."""
+    with _compat.set_current_trace(self):
+      return _compat.eval_jaxpr(closed_jaxpr.jaxpr, closed_jaxpr.consts, *args)
+
+  def process_call(self, call_primitive, f, tracers, params, /):
+    del call_primitive, params
+    with _compat.set_current_trace(self):
+      return f.call_wrapped(*tracers)
+
+  def process_custom_jvp_call(self, primitive, fun, jvp, tracers, /, *, symbolic_zeros):
+    del primitive, jvp, symbolic_zeros   # inference only needs the primal
+    with _compat.set_current_trace(self):
+      return fun.call_wrapped(*tracers)
+
+  def process_custom_vjp_call(self, primitive, fun, fwd, bwd, tracers, /, *,
+                              out_trees, symbolic_zeros):
+    del primitive, fwd, bwd, out_trees, symbolic_zeros
+    with _compat.set_current_trace(self):
+      return fun.call_wrapped(*tracers)
+
+
+@contextlib.contextmanager
+def tracing(trace: OnnxTrace):
+  """Makes `trace` the current JAX trace; invalidates it afterwards."""
+  try:
+    with _compat.set_current_trace(trace):
+      yield trace
+  finally:
+    trace.invalidate()
+
+
+def trace_subgraph(parent: OnnxTrace, name: str, fn: Callable,
+                   in_avals: Sequence, *, input_names: Sequence[str] | None = None):
+  """Traces `fn` into a new ONNX subgraph of `parent`'s graph (bodies of
+  Loop/If/Scan). Returns (graph, output tracers); outer values used by `fn`
+  are read by name from the enclosing scope."""
+  export = parent.export
+  builder = export.subgraph_builder(name, parent.builder.graph)
+  graph = builder.graph
+  trace = OnnxTrace(export, builder)
+  inputs = []
+  for i, aval in enumerate(in_avals):
+    iname = input_names[i] if input_names else export.namer(f"{name}_in")
+    graph.inputs.append((iname, aval.dtype, onnx_dims(aval.shape)))
+    inputs.append(trace.new_input(iname, aval))
+  with tracing(trace):
+    outs = fn(*inputs)
+    outs = [trace.lift(o) for o in outs]
+  names = [trace.materialize(o) for o in outs]
+  return graph, names, outs
