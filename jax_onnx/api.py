@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable, Sequence
 
 import jax
+import ml_dtypes
 import numpy as np
 import onnx
 
@@ -248,15 +249,25 @@ class Exported:
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         self._session = ort.InferenceSession(
-            self.model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+            _runtime_model(self.model).SerializeToString(), opts,
+            providers=["CPUExecutionProvider"])
     return self._session
 
   def __call__(self, *args):
     feeds = self.check_inputs(args)
-    outs = self.session().run(self.output_names, feeds)
+    feeds = {(k + _F32_SUFFIX if v.dtype == _BF16 else k):
+             (v.astype(np.float32) if v.dtype == _BF16 else v) for k, v in feeds.items()}
+    fetch = [n + _F32_SUFFIX if a.dtype == _BF16 else n
+             for n, a in zip(self.output_names, self._graph_out_avals())]
+    outs = self.session().run(fetch, feeds)
+    outs = [o.astype(_BF16) if a.dtype == _BF16 else o
+            for o, a in zip(outs, self._graph_out_avals())]
     outs = [_unpermute(o, _perm_at(self.options.post_transpose, i))
             for i, o in enumerate(outs)]
     return jax.tree_util.tree_unflatten(self.out_tree, outs)
+
+  def _graph_out_avals(self):
+    return _permuted(self.out_avals, self.options.post_transpose, inverse=False)
 
   def check_inputs(self, args) -> dict[str, np.ndarray]:
     """Validates runtime inputs against the specs; returns the ORT feeds."""
@@ -292,8 +303,42 @@ class Exported:
       perm = _perm_at(self.options.pre_transpose, i)
       if perm is not None:
         x = np.transpose(x, np.argsort(perm))
-      feeds[name] = np.ascontiguousarray(x)
+      feeds[name] = np.asarray(x, order="C")
     return feeds
+
+
+_BF16 = np.dtype(ml_dtypes.bfloat16)
+_F32_SUFFIX = "__as_float32"
+
+
+def _runtime_model(model: onnx.ModelProto) -> onnx.ModelProto:
+  """The model ONNX Runtime's Python API can feed: it has no numpy bfloat16, so
+  bfloat16 inputs/outputs travel as float32 with exact Casts at the boundary.
+  The exported model itself keeps its bfloat16 signature."""
+  bf16 = onnx.TensorProto.BFLOAT16
+  boundary = [v for v in list(model.graph.input) + list(model.graph.output)
+              if v.type.tensor_type.elem_type == bf16]
+  if not boundary:
+    return model
+  m = onnx.ModelProto()
+  m.CopyFrom(model)
+  g = m.graph
+  casts_in, casts_out = [], []
+  for v in g.input:
+    if v.type.tensor_type.elem_type == bf16:
+      casts_in.append(onnx.helper.make_node("Cast", [v.name + _F32_SUFFIX], [v.name], to=bf16))
+      v.name += _F32_SUFFIX
+      v.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
+  for v in g.output:
+    if v.type.tensor_type.elem_type == bf16:
+      casts_out.append(onnx.helper.make_node("Cast", [v.name], [v.name + _F32_SUFFIX],
+                                             to=onnx.TensorProto.FLOAT))
+      v.name += _F32_SUFFIX
+      v.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
+  nodes = casts_in + list(g.node) + casts_out
+  del g.node[:]
+  g.node.extend(nodes)
+  return m
 
 
 def _unpermute(x, perm):
@@ -326,7 +371,7 @@ def save_model(graph, model: onnx.ModelProto, path, external_data, size_threshol
       del m.graph.initializer[:]
       with os.fdopen(fd, "wb") as f:
         for name, array in graph.initializers.items():
-          array = np.ascontiguousarray(array)
+          array = np.asarray(array, order="C")
           if array.nbytes < size_threshold:
             m.graph.initializer.append(tensor_proto(name, array))
             continue

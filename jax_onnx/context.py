@@ -8,6 +8,13 @@ import numpy as np
 from jax_onnx import dtypes as _dt
 
 
+import ml_dtypes
+
+# Types ONNX Runtime (CPU) has no Where kernel for -> a type that holds them exactly.
+_WHERE_WIDEN = {np.dtype(np.int16): np.int32, np.dtype(np.uint16): np.int32,
+                np.dtype(np.uint64): np.int64, np.dtype(ml_dtypes.bfloat16): np.float32}
+
+
 class RuleContext:
   """Passed as `ctx` to every rule.
 
@@ -50,6 +57,16 @@ class RuleContext:
 
   def cast(self, x: str, dtype) -> str:
     return self.op("Cast", x, to=_dt.onnx_dtype(dtype))
+
+  def where(self, cond: str, a: str, b: str, dtype) -> str:
+    """Where(cond, a, b) for values of `dtype`, around ONNX Runtime's missing
+    kernels (int16, uint16, uint64, bfloat16) by an exact round trip."""
+    dtype = np.dtype(dtype)
+    wide = _WHERE_WIDEN.get(dtype)
+    if wide is None:
+      return self.op("Where", cond, a, b)
+    r = self.op("Where", cond, self.cast(a, wide), self.cast(b, wide))
+    return self.cast(r, dtype)
 
   @property
   def aval_out(self):

@@ -45,3 +45,62 @@ def markdown_table() -> str:
     lines.append(f"| `{r['primitive']}` | {mark} | {r['onnx_ops']} | {r['cases']} | "
                  f"{r['reason']} |")
   return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# README table: `python -m jax_onnx.coverage --write README.md` / `--check README.md`.
+
+START_MARKER = "<!-- coverage:start -->"
+END_MARKER = "<!-- coverage:end -->"
+WRITE_COMMAND = "python -m jax_onnx.coverage --write README.md"
+
+
+def replace_table(text: str, table: str | None = None) -> str:
+  """`text` with the part between the coverage markers replaced by the table."""
+  start, end = text.find(START_MARKER), text.find(END_MARKER)
+  if start < 0 or end < 0 or end < start:
+    raise ValueError(f"the markers {START_MARKER!r} and {END_MARKER!r} (in this "
+                     "order) are missing")
+  table = markdown_table() if table is None else table
+  return (text[:start + len(START_MARKER)] + "\n" + table.rstrip("\n") + "\n" +
+          text[end:])
+
+
+def _main(argv=None) -> int:
+  import argparse
+  parser = argparse.ArgumentParser(
+      prog="python -m jax_onnx.coverage",
+      description="Prints the primitive coverage table, or writes/checks it between "
+                  f"the {START_MARKER} and {END_MARKER} markers of a Markdown file.")
+  group = parser.add_mutually_exclusive_group()
+  group.add_argument("--write", metavar="FILE", help="replace the table in FILE")
+  group.add_argument("--check", metavar="FILE", help="exit 1 if the table in FILE is stale")
+  args = parser.parse_args(argv)
+  if not (args.write or args.check):
+    print(markdown_table())
+    return 0
+  path = args.write or args.check
+  with open(path, encoding="utf-8") as f:
+    text = f.read()
+  try:
+    updated = replace_table(text)
+  except ValueError as e:
+    print(f"{path}: {e}")
+    return 2
+  if args.check:
+    if updated != text:
+      print(f"{path}: the coverage table is stale; run `{WRITE_COMMAND}`")
+      return 1
+    print(f"{path}: the coverage table is up to date")
+    return 0
+  if updated != text:
+    with open(path, "w", encoding="utf-8") as f:
+      f.write(updated)
+    print(f"{path}: coverage table updated")
+  else:
+    print(f"{path}: coverage table already up to date")
+  return 0
+
+
+if __name__ == "__main__":
+  raise SystemExit(_main())

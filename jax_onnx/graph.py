@@ -119,7 +119,8 @@ def _set_attr(node_proto: onnx.NodeProto, key: str, value, shape_info: bool):
 
 
 def tensor_proto(name: str, array: np.ndarray) -> onnx.TensorProto:
-  t = numpy_helper.from_array(np.ascontiguousarray(array))
+  # (np.ascontiguousarray would turn a rank-0 array into shape [1].)
+  t = numpy_helper.from_array(np.asarray(array, order="C"))
   t.name = name
   return t
 

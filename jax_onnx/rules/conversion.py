@@ -34,7 +34,7 @@ def _float_to_int(ctx, x, src, dst):
   safe = ctx.op("Where", ctx.op("IsNaN", x), ctx.scalar(0, src), x)
   safe = ctx.op("Max", safe, lowest)
   safe = ctx.op("Where", too_big, ctx.scalar(0, src), safe)
-  return ctx.op("Where", too_big, ctx.scalar(info.max, dst), ctx.cast(safe, dst))
+  return ctx.where(too_big, ctx.scalar(info.max, dst), ctx.cast(safe, dst), dst)
 
 
 @register_rule(P.sharding_constraint_p, family="conversion", onnx_ops=["(none)"])

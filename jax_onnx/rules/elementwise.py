@@ -58,17 +58,17 @@ def _div(ctx, x, y):
   # Integer division truncates in both; XLA defines x/0 = -1 (all ones), where
   # ONNX Runtime would trap, so the divisor is made safe first.
   dtype = ctx.aval_out.dtype
+  where = lambda c, a, b: ctx.where(c, a, b, dtype)
   is_zero = ctx.op("Equal", y, ctx.scalar(0, dtype))
-  safe = ctx.op("Where", is_zero, ctx.scalar(1, dtype), y)
+  safe = where(is_zero, ctx.scalar(1, dtype), y)
   if dt.is_signed_int(dtype):   # INT_MIN / -1 overflows (traps); XLA gives INT_MIN
     minus_one = ctx.op("Equal", y, ctx.scalar(-1, dtype))
-    safe = ctx.op("Where", minus_one, ctx.scalar(1, dtype), safe)
-    q = ctx.op("Div", x, safe)
-    q = ctx.op("Where", minus_one, ctx.op("Neg", x), q)
+    safe = where(minus_one, ctx.scalar(1, dtype), safe)
+    q = where(minus_one, ctx.op("Neg", x), ctx.op("Div", x, safe))
   else:
     q = ctx.op("Div", x, safe)
-  return ctx.op("Where", is_zero, ctx.scalar(-1 if dt.is_signed_int(dtype) else
-                                             np.iinfo(dtype).max, dtype), q)
+  all_ones = -1 if dt.is_signed_int(dtype) else np.iinfo(dtype).max
+  return where(is_zero, ctx.scalar(all_ones, dtype), q)
 
 
 @register_rule(P.sign_p, family="elementwise", onnx_ops=["Sign"])
@@ -99,7 +99,7 @@ def _log1p(ctx, x, **_):
   um1 = ctx.op("Sub", u, one)
   exact = ctx.op("Mul", ctx.op("Log", u), ctx.op("Div", x, um1))
   r = ctx.op("Where", ctx.op("Equal", um1, ctx.scalar(0, dtype)), x, exact)
-  return ctx.op("Where", ctx.op("IsInf", u), u, r)
+  return ctx.op("Where", ctx.op("IsInf", u, detect_negative=0), u, r)   # log1p(-inf) = NaN
 
 
 @register_rule(P.expm1_p, family="elementwise", onnx_ops=["Exp", "Log", "Where"])
@@ -218,9 +218,9 @@ def _halves(rng, shape):
 
 
 case("log1p_tiny_and_edges", lax.log1p, Spec(_BIN, F32, _tiny_and_edges), covers="log1p",
-     rtol=2e-7, atol=0)
+     rtol=5e-7, atol=0)
 case("expm1_tiny_and_edges", lax.expm1, Spec(_BIN, F32, _tiny_and_edges), covers="expm1",
-     rtol=2e-7, atol=0)
+     rtol=5e-7, atol=0)
 case("sign_edges", lax.sign, Spec(_BIN, F32, _tiny_and_edges), covers="sign", atol=0)
 case("round_half_away", lambda x: lax.round(x, lax.RoundingMethod.AWAY_FROM_ZERO),
      Spec(_BIN, F32, _halves), covers="round", atol=0)

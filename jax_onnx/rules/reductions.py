@@ -19,7 +19,13 @@ def _reduce(onnx_op: str, bool_op: str | None = None):
     if dt.is_bool(dtype):   # no boolean reduce kernels: reduce as int32
       r = ctx.op(bool_op, ctx.cast(x, np.int32), ctx.ints(axes), keepdims=0)
       return ctx.cast(r, np.bool_)
-    return ctx.op(onnx_op, x, ctx.ints(axes), keepdims=0)
+    r = ctx.op(onnx_op, x, ctx.ints(axes), keepdims=0)
+    if onnx_op in ("ReduceMax", "ReduceMin") and dt.is_float(dtype):
+      # JAX propagates NaN; ONNX Runtime's ReduceMax/Min skip it.
+      any_nan = ctx.cast(ctx.op("ReduceMax", ctx.cast(ctx.op("IsNaN", x), np.int32),
+                                ctx.ints(axes), keepdims=0), np.bool_)
+      r = ctx.op("Where", any_nan, ctx.scalar(np.nan, ctx.aval_out.dtype), r)
+    return r
   return rule
 
 
