@@ -84,8 +84,11 @@ class RuleContext:
   def decompose(self, fn: Callable, *args: Any):
     """Traces the JAX function `fn` here (default args: this primitive's
     operands); returns the ONNX value name(s) of its result(s)."""
-    tracers = args or self.tracers_in
-    outs = self.trace.call_jax(fn, *tracers)
+    return self.trace_jax(fn, *(args or self.tracers_in))
+
+  def trace_jax(self, fn: Callable, *args: Any):
+    """Traces `fn(*args)` here (args: tracers or constants); returns value name(s)."""
+    outs = self.trace.call_jax(fn, *args)
     if isinstance(outs, (list, tuple)):
       return [self.trace.materialize(self.trace.lift(o)) for o in outs]
     return self.trace.materialize(self.trace.lift(outs))

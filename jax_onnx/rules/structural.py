@@ -124,7 +124,7 @@ case("concatenate_axis1",
      lambda x: jnp.concatenate([x, 2 * x, lax.slice_in_dim(x, 0, 1, axis=1)], axis=1), _X,
      covers="concatenate")
 case("concatenate_batch", lambda x: jnp.concatenate([x, x], axis=0), _X, covers="concatenate")
-# (x[:, 1:5] with a symbolic batch dim binds gather in JAX: that waits for the gather rule.)
+# (x[:, 1:5] with a symbolic batch dim binds gather: see indexing.py.)
 case("slice_strided", lambda x: lax.slice(x, (0, 1, 0), (x.shape[0], 5, 4), (1, 2, 3)), _X,
      covers="slice")
 case("slice_static_indexing", lambda x: x[:, 1:5:2, ::3], Spec((3, 6, 4)), covers="slice")
