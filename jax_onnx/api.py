@@ -25,7 +25,7 @@ from jax_onnx.trace import ExportState, OnnxTrace, tracing
 
 DEFAULT_OPSET = 21
 MIN_OPSET = 18
-MAX_OPSET = 23       # the newest opset the pinned ONNX Runtime runs
+MAX_OPSET = 25       # the newest opset checked against the pinned ONNX Runtime
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,9 +19,20 @@ def is_static(shape: Sequence) -> bool:
   return all(isinstance(d, (int, np.integer)) for d in shape)
 
 
+_DIM_PARAMS: dict = {}
+
+
+def _dim_param(d) -> str:
+  name = _DIM_PARAMS.get(d)
+  if name is None:
+    name = _DIM_PARAMS[d] = str(d).replace(" ", "")
+  return name
+
+
 def onnx_dims(shape: Sequence) -> tuple:
-  """Shape for ONNX type info: ints stay ints, symbolic dims become dim_params."""
-  return tuple(int(d) if isinstance(d, (int, np.integer)) else str(d).replace(" ", "")
+  """Shape for ONNX type info: ints stay ints, symbolic dims become dim_params
+  named by the JAX expression ('B', '2*B')."""
+  return tuple(int(d) if isinstance(d, (int, np.integer)) else _dim_param(d)
                for d in shape)
 
 

@@ -13,6 +13,7 @@ import contextlib
 from typing import Any, Callable, Sequence
 
 import jax
+import jax.extend.core.primitives as _prims
 import numpy as np
 
 from jax_onnx import _compat
@@ -31,6 +32,39 @@ MISSING = "<missing>"
 # is no larger than this many elements or than the inputs (transposes and casts
 # of weights fold; broadcasting a scalar to a big tensor does not).
 FOLD_MIN_ELEMENTS = 4096
+
+
+def _fold_convert(x, *, new_dtype, **_):
+  # numpy's casts agree with XLA's except float -> int (saturation, NaN): JAX does those.
+  if np.dtype(new_dtype).kind in "iu" and x.dtype.kind == "f":
+    return None
+  return x.astype(new_dtype)
+
+
+def _fold_broadcast(x, *dyn, shape, broadcast_dimensions, **_):
+  if dyn:
+    return None
+  expanded = [1] * len(shape)
+  for src, dst in zip(x.shape, broadcast_dimensions):
+    expanded[dst] = src
+  if list(broadcast_dimensions) != sorted(broadcast_dimensions):
+    return None
+  return np.broadcast_to(x.reshape(expanded), shape)
+
+
+def _fold_reshape(x, *, new_sizes, dimensions, **_):
+  return None if dimensions is not None else x.reshape(new_sizes)
+
+
+# Folds of cheap structural primitives in numpy: running them in JAX eagerly
+# costs a dispatch (and a compile per new shape) for each weak-typed literal.
+_NUMPY_FOLDS = {
+    _prims.convert_element_type_p: _fold_convert,
+    _prims.broadcast_in_dim_p: _fold_broadcast,
+    _prims.reshape_p: _fold_reshape,
+    _prims.squeeze_p: lambda x, *, dimensions: np.squeeze(x, tuple(dimensions)),
+    _prims.transpose_p: lambda x, *, permutation: np.transpose(x, permutation),
+}
 
 
 class ExportState:
@@ -164,8 +198,11 @@ class OnnxTrace(_compat.Trace):
     in_size = sum(t.const.size for t in ins)
     if out_size > max(FOLD_MIN_ELEMENTS, in_size):
       return None
+    fast = _NUMPY_FOLDS.get(primitive)
     try:
-      result = primitive.bind(*[t.const for t in ins], **params)
+      result = fast(*[t.const for t in ins], **params) if fast else None
+      if result is None:
+        result = primitive.bind(*[t.const for t in ins], **params)
     except Exception:   # noqa: BLE001 - anything JAX can't run eagerly stays a node
       return None
     results = result if primitive.multiple_results else [result]
