@@ -18,6 +18,7 @@ from jax_onnx import _compat, passes, specs as _specs
 from jax_onnx.errors import (InputMismatchError, JaxOnnxError, SpecError,
                              SymbolicDimError, TracerLeakError,
                              UnsupportedPrimitiveError)
+from jax_onnx.functions import all_functions
 from jax_onnx.graph import model_proto, tensor_proto
 from jax_onnx.registry import _load_rules
 from jax_onnx.shapes import onnx_dims
@@ -38,8 +39,11 @@ class ExportOptions:
   post_transpose: tuple | None = None
   constant_folding: bool = True
   optimize: bool = True
+  named_jits: str = "inline"     # or "function": named jax.jit -> ONNX local function
 
   def __post_init__(self):
+    if self.named_jits not in ("inline", "function"):
+      raise ValueError(f"named_jits must be 'inline' or 'function', not {self.named_jits!r}")
     if not MIN_OPSET <= self.opset <= MAX_OPSET:
       raise ValueError(f"opset {self.opset} is outside the supported range "
                        f"[{MIN_OPSET}, {MAX_OPSET}] (the upper bound is the newest "
@@ -53,7 +57,8 @@ def transform(fn: Callable, *, opset: int = DEFAULT_OPSET,
               pre_transpose: Sequence | None = None,
               post_transpose: Sequence | None = None,
               constant_folding: bool = True,
-              optimize: bool = True) -> "OnnxFunction":
+              optimize: bool = True,
+              named_jits: str = "inline") -> "OnnxFunction":
   """Returns `fn` as an ONNX function: calling it exports `fn` (once per input
   signature, like jax.jit) and runs the model in ONNX Runtime; `.lower(*specs)`
   exports for given (possibly symbolic) shapes."""
@@ -63,7 +68,7 @@ def transform(fn: Callable, *, opset: int = DEFAULT_OPSET,
       output_names=tuple(output_names) if output_names is not None else None,
       shape_info=shape_info,
       pre_transpose=_perms(pre_transpose), post_transpose=_perms(post_transpose),
-      constant_folding=constant_folding, optimize=optimize)
+      constant_folding=constant_folding, optimize=optimize, named_jits=named_jits)
   return OnnxFunction(fn, options)
 
 
@@ -158,12 +163,13 @@ def export_avals(fn: Callable, avals: list, in_tree, options: ExportOptions) -> 
       value = export.root_builder.op("Transpose", value, perm=list(perm))
     root.nodes.append(_identity(value, name))
     root.outputs.append((name, gaval.dtype, onnx_dims(gaval.shape)))
-  stats = passes.run_default_passes(root) if options.optimize else {}
+  functions = all_functions(export)
+  stats = passes.run_default_passes(root, functions) if options.optimize else {}
   t_end = time.perf_counter()
   stats.update(primitives=export.primitive_count,
                trace_seconds=t_trace - t0, passes_seconds=t_end - t_trace)
   return Exported(root, options, avals, in_tree, out_avals, out_tree,
-                  names, out_names, stats)
+                  names, out_names, stats, functions)
 
 
 def _identity(src: str, dst: str):
@@ -209,8 +215,9 @@ class Exported:
   callable: runs in ONNX Runtime, taking and returning the function's pytrees."""
 
   def __init__(self, graph, options, in_avals, in_tree, out_avals, out_tree,
-               input_names, output_names, stats):
+               input_names, output_names, stats, functions=()):
     self.graph = graph
+    self.functions = list(functions)
     self.options = options
     self.in_avals = in_avals
     self.in_tree = in_tree
@@ -232,7 +239,7 @@ class Exported:
     if self._model is None:
       from jax_onnx import __version__
       self._model = model_proto(self.graph, self.options.opset,
-                                self.options.shape_info, __version__)
+                                self.options.shape_info, __version__, self.functions)
     return self._model
 
   def save(self, path: str | os.PathLike, *, external_data: bool | None = None,

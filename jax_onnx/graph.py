@@ -159,10 +159,35 @@ def graph_proto(graph: Graph, shape_info: bool = True) -> onnx.GraphProto:
   return g
 
 
+def function_proto(fn, opset: int, domain: str) -> onnx.FunctionProto:
+  body = graph_proto(fn.graph, shape_info=False)
+  f = onnx.FunctionProto()
+  f.name = fn.name
+  f.domain = domain
+  f.input.extend([n for n, _, _ in fn.graph.inputs] + list(fn.captured))
+  f.output.extend([n for n, _, _ in fn.graph.outputs])
+  f.node.extend(body.node)
+  op = f.opset_import.add()
+  op.domain, op.version = "", opset
+  if any(n.domain == domain for n in fn.graph.nodes):   # nested local functions
+    o = f.opset_import.add()
+    o.domain, o.version = domain, 1
+  return f
+
+
+def _called_functions(graph: Graph, out: set) -> set:
+  for node in graph.nodes:
+    if node.domain:
+      out.add(node.op_type)
+    for sub in node.subgraphs():
+      _called_functions(sub, out)
+  return out
+
+
 def model_proto(graph: Graph, opset: int, shape_info: bool, producer_version: str,
-                extra_opsets: dict[str, int] | None = None) -> onnx.ModelProto:
+                functions=(), extra_opsets: dict[str, int] | None = None) -> onnx.ModelProto:
   m = onnx.ModelProto()
-  m.ir_version = 10 if opset <= 22 else 11
+  m.ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
   m.producer_name = "jax_onnx"
   m.producer_version = producer_version
   op = m.opset_import.add()
@@ -173,4 +198,19 @@ def model_proto(graph: Graph, opset: int, shape_info: bool, producer_version: st
     o.domain = domain
     o.version = version
   m.graph.CopyFrom(graph_proto(graph, shape_info))
+  if functions:
+    from jax_onnx.functions import DOMAIN
+    by_name = {f.name: f for f in functions}
+    used, todo = set(), list(_called_functions(graph, set()))
+    while todo:   # functions reachable from the graph, nested calls included
+      name = todo.pop()
+      if name in by_name and name not in used:
+        used.add(name)
+        todo.extend(_called_functions(by_name[name].graph, set()))
+    if used:
+      o = m.opset_import.add()
+      o.domain, o.version = DOMAIN, 1
+      for f in functions:
+        if f.name in used:
+          m.functions.append(function_proto(f, opset, DOMAIN))
   return m

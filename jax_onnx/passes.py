@@ -65,9 +65,11 @@ def fold_output_identities(graph: Graph) -> None:
   _rename(graph, renames)
 
 
-def run_default_passes(graph: Graph) -> dict[str, int]:
+def run_default_passes(graph: Graph, functions=()) -> dict[str, int]:
   before = len(graph.nodes)
   removed = eliminate_dead_code(graph)
+  for f in functions:   # function bodies keep their signature: only inner nodes go
+    removed += eliminate_dead_code(f.graph)
   fold_output_identities(graph)
   return {"nodes_before": before, "dead_nodes_removed": removed,
           "nodes_after": len(graph.nodes)}

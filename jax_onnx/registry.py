@@ -88,6 +88,7 @@ class Case:
   forbid_ops: tuple[str, ...] = ()    # op types that must not
   skip: str | None = None             # known failure: the reason
   opset: int | None = None
+  options: dict = dataclasses.field(default_factory=dict)   # transform() keywords
 
 
 TEST_CASES: dict[str, Case] = {}

@@ -17,7 +17,7 @@ DYNAMIC_BATCHES = (2, 5)
 
 
 def op_types(model: onnx.ModelProto) -> list[str]:
-  """Every node's op type, subgraphs included."""
+  """Every node's op type, subgraphs and local function bodies included."""
   out = []
 
   def walk(graph):
@@ -29,6 +29,8 @@ def op_types(model: onnx.ModelProto) -> list[str]:
         for g in attr.graphs:
           walk(g)
   walk(model.graph)
+  for f in model.functions:
+    walk(f)
   return out
 
 
@@ -91,7 +93,9 @@ def check_exported(exported, fn: Callable, inputs: Sequence, rtol: float, atol: 
 
 def check_case(case: Case, dynamic: bool, shape_info: bool) -> jax_onnx.Exported:
   """Export, full ONNX check, expected ops, ORT vs JAX at one or two batch sizes."""
-  kw = {"opset": case.opset} if case.opset else {}
+  kw = dict(case.options)
+  if case.opset:
+    kw["opset"] = case.opset
   exported = jax_onnx.transform(case.fn, shape_info=shape_info, **kw).lower(
       *case_specs(case, dynamic))
   model = exported.model

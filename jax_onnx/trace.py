@@ -79,6 +79,7 @@ class ExportState:
     self.root_builder = GraphBuilder(self.root, self.namer, self.consts)
     self.dims = SymbolicDims(self.root_builder)
     self.missing: dict[str, list[str]] = {}
+    self.functions: dict = {}   # (jaxpr id, avals) -> (jaxpr, LocalFunction)
     self.fold = getattr(options, "constant_folding", True)
     self.primitive_count = 0
 
@@ -247,22 +248,28 @@ def tracing(trace: OnnxTrace):
     trace.invalidate()
 
 
-def trace_subgraph(parent: OnnxTrace, name: str, fn: Callable,
-                   in_avals: Sequence, *, input_names: Sequence[str] | None = None):
-  """Traces `fn` into a new ONNX subgraph of `parent`'s graph (bodies of
-  Loop/If/Scan). Returns (graph, output tracers); outer values used by `fn`
-  are read by name from the enclosing scope."""
+def trace_subgraph(parent: OnnxTrace, name: str, fn: Callable, in_avals: Sequence):
+  """Traces `fn` into a new ONNX graph nested in `parent`'s (a Loop/If/Scan
+  body or a local function). Returns (graph, output avals). Values of enclosing
+  graphs that `fn` uses are read by name (ONNX outer scope); constants are root
+  initializers. Every output is produced inside the graph, as ONNX requires."""
   export = parent.export
   builder = export.subgraph_builder(name, parent.builder.graph)
   graph = builder.graph
   trace = OnnxTrace(export, builder)
   inputs = []
-  for i, aval in enumerate(in_avals):
-    iname = input_names[i] if input_names else export.namer(f"{name}_in")
+  for aval in in_avals:
+    iname = export.namer(f"{name}_in")
     graph.inputs.append((iname, aval.dtype, onnx_dims(aval.shape)))
     inputs.append(trace.new_input(iname, aval))
   with tracing(trace):
-    outs = fn(*inputs)
-    outs = [trace.lift(o) for o in outs]
-  names = [trace.materialize(o) for o in outs]
-  return graph, names, outs
+    outs = [trace.lift(o) for o in fn(*inputs)]
+    if export.missing:
+      return graph, [o.aval for o in outs]
+    produced = {o for node in graph.nodes for o in node.outputs}
+    for o in outs:
+      value = trace.materialize(o)
+      if value not in produced or any(value == n for n, _, _ in graph.outputs):
+        value = builder.op("Identity", value)
+      graph.outputs.append((value, o.aval.dtype, onnx_dims(o.aval.shape)))
+  return graph, [o.aval for o in outs]

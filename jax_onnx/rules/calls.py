@@ -3,16 +3,21 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.extend.core import ClosedJaxpr
 from jax.extend.core import primitives as P
 
+from jax_onnx.functions import call_as_function
 from jax_onnx.registry import case, register_rule
 
 
-@register_rule(P.jit_p, family="calls", higher_order=True)
-def _jit(trace, tracers, *, jaxpr, **params):
-  # inline and named jits alike are spliced: ONNX Runtime sees one flat graph.
+@register_rule(P.jit_p, family="calls", higher_order=True, onnx_ops=["(spliced)", "local function"])
+def _jit(trace, tracers, *, jaxpr, name, inline=False, **params):
+  # jnp's own wrappers are inline jits and always spliced. A user's named jit is
+  # spliced too, or becomes an ONNX local function with named_jits="function".
   del params
+  if not inline and trace.export.options.named_jits == "function":
+    return call_as_function(trace, name, jaxpr, tracers)
   return trace.eval_jaxpr(jaxpr, tracers)
 
 
@@ -29,9 +34,21 @@ def _remat(trace, tracers, *, jaxpr, **params):
   return trace.eval_jaxpr(ClosedJaxpr(jaxpr, ()), tracers)
 
 
+@jax.jit
+def _residual_block(x, w):
+  return x + jnp.tanh(x @ w) * (x.shape[0] / 4.0)
+
+
+_W = np.random.default_rng(2).standard_normal((4, 4)).astype(np.float32)
+
+
 def _named_jit(x):
   inner = jax.jit(lambda a, b: jnp.tanh(a) + b)
   return inner(x, 1.0) * inner(x, x)
+
+
+def _two_blocks(x):
+  return _residual_block(_residual_block(x, _W), _W * 0.5)
 
 
 def _nested_jit(x):
@@ -40,5 +57,9 @@ def _nested_jit(x):
 
 case("jit_named", _named_jit, ("B", 4), covers="jit")
 case("jit_nested", _nested_jit, ("B", 3), covers="jit")
+case("jit_as_local_function", _two_blocks, ("B", 4), covers="jit",
+     options={"named_jits": "function"}, expect_ops=("_residual_block",))
+case("jit_as_local_function_nested", lambda x: jax.jit(_two_blocks)(x), ("B", 4), covers="jit",
+     options={"named_jits": "function"}, expect_ops=("_residual_block", "_two_blocks"))
 case("remat_checkpoint", jax.checkpoint(lambda x: jnp.sin(x) * 2.0), ("B", 5),
      covers="remat2")
