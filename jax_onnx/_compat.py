@@ -28,15 +28,38 @@ DimFactor = _shape_poly._DimFactor
 _siu.register_exclusion(os.path.dirname(os.path.abspath(__file__)))
 
 
-def current_source_info():
-  return _siu.current()
+class Source:
+  """Where a JAX op came from: its SourceInfo, and the Source of the call
+  (jit, custom_jvp, ...) it was spliced from. Inside jnp's inline jits the
+  recorded traceback stops at jnp; the user's line is then the call site's."""
+  __slots__ = ("info", "outer")
 
+  def __init__(self, info, outer: "Source | None" = None):
+    self.info = info
+    self.outer = outer
 
-def source_line(source_info) -> str:
-  """'file.py:12 (fn)' for the innermost user frame of a SourceInfo."""
-  if source_info is None:
+  @property
+  def name_stack(self):
+    return self.info.name_stack
+
+  def line(self) -> str:
+    src = self
+    while src is not None:
+      tb = src.info.traceback
+      frame = _siu.user_frame(tb) if tb is not None else None
+      if frame is not None:
+        return _siu._summarize_frame(frame)
+      src = src.outer
     return "unknown"
-  return _siu.summarize(source_info) or "unknown"
+
+
+def current_source(outer: "Source | None" = None) -> Source:
+  return Source(_siu.current(), outer)
+
+
+def source_line(source) -> str:
+  """'file.py:12:4 (fn)': the innermost user frame of a Source."""
+  return "unknown" if source is None else source.line()
 
 
 def name_stack() -> str:

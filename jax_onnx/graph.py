@@ -28,7 +28,7 @@ class Node:
     self.outputs = list(outputs)
     self.attrs = attrs
     self.domain = domain
-    self.source = source   # (SourceInfo, name stack) of the JAX op, or None
+    self.source = source   # _compat.Source of the JAX op, or None
     self.name = name
 
   def subgraphs(self) -> list["Graph"]:
@@ -142,15 +142,17 @@ def graph_proto(graph: Graph, shape_info: bool = True) -> onnx.GraphProto:
       n.domain = node.domain
     if node.name:
       n.name = node.name
+    elif node.source is not None and node.source.name_stack.stack:
+      # jax.named_scope / module names: 'encoder/attention/MatMul_12' in Netron.
+      n.name = f"{node.source.name_stack}/{node.outputs[0]}"
     n.input.extend(node.inputs)
     n.output.extend(node.outputs)
     for key, value in node.attrs.items():
       _set_attr(n, key, value, shape_info)
     if node.source is not None:
-      from jax_onnx import _compat
       entry = n.metadata_props.add()
       entry.key = "source"
-      entry.value = _compat.source_line(node.source)
+      entry.value = node.source.line()
     if shape_info:
       for out in node.outputs:
         t = graph.value_types.get(out)

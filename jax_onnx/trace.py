@@ -80,6 +80,7 @@ class ExportState:
     self.dims = SymbolicDims(self.root_builder)
     self.missing: dict[str, list[str]] = {}
     self.functions: dict = {}   # (jaxpr id, avals) -> (jaxpr, LocalFunction)
+    self.call_site = None       # Source of the enclosing higher-order primitive
     self.fold = getattr(options, "constant_folding", True)
     self.primitive_count = 0
 
@@ -153,7 +154,13 @@ class OnnxTrace(_compat.Trace):
     rule = get_rule(primitive)
     self.export.primitive_count += 1
     if rule is not None and rule.higher_order:
-      return rule.fn(self, ins, **params)
+      export = self.export
+      outer = export.call_site
+      export.call_site = _compat.current_source(outer)
+      try:
+        return rule.fn(self, ins, **params)
+      finally:
+        export.call_site = outer
     out_avals, effects = primitive.abstract_eval(*[t.aval for t in ins], **params)
     multiple = primitive.multiple_results
     out_avals = list(out_avals) if multiple else [out_avals]
@@ -165,7 +172,7 @@ class OnnxTrace(_compat.Trace):
     elif (folded := self._fold(primitive, ins, out_avals, params)) is not None:
       outs = folded
     elif rule is None:
-      source = _compat.source_line(_compat.current_source_info())
+      source = _compat.current_source(self.export.call_site).line()
       self.export.missing.setdefault(primitive.name, []).append(source)
       outs = [OnnxTracer(self, a, MISSING) for a in out_avals]
     else:
@@ -174,7 +181,7 @@ class OnnxTrace(_compat.Trace):
 
   def _apply_rule(self, rule, primitive, ins, out_avals, params):
     builder = self.builder
-    builder.source = _compat.current_source_info()
+    builder.source = _compat.current_source(self.export.call_site)
     ctx = RuleContext(self, primitive, ins, out_avals)
     result = rule.fn(ctx, *[self.materialize(t) for t in ins], **params)
     names = result if primitive.multiple_results else [result]
