@@ -13,7 +13,14 @@ from jax_onnx.errors import (InputMismatchError, JaxOnnxError, SpecError,
                              SymbolicDimError, TracerLeakError,
                              UnsupportedDtypeError, UnsupportedPrimitiveError)
 from jax_onnx.registry import Case, Spec, register_rule
-from jax_onnx.coverage import coverage
+
+
+def coverage() -> list[dict]:
+  """One row per JAX primitive: supported or not (with the reason), ONNX ops,
+  number of test cases. `python -m jax_onnx.support` prints it as a table."""
+  from jax_onnx.support import coverage as _coverage
+  return _coverage()
+
 
 __all__ = [
     "transform", "save_onnx", "Exported", "OnnxFunction", "ExportOptions",

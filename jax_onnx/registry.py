@@ -29,6 +29,15 @@ _RULES: dict[Primitive, Rule] = {}
 # Primitives known to JAX that have no rule yet, with the reason.
 NOT_YET_IMPLEMENTED: dict[str, str] = {}
 
+# Call-like primitives that bind through a Trace method instead of
+# process_primitive, with the method that handles them.
+HANDLED_BY_TRACE: dict[str, str] = {
+    "call": "OnnxTrace.process_call (body traced in place)",
+    "closed_call": "OnnxTrace.process_call (body traced in place)",
+    "custom_jvp_call": "OnnxTrace.process_custom_jvp_call (primal traced)",
+    "custom_vjp_call": "OnnxTrace.process_custom_vjp_call (primal traced)",
+}
+
 
 def register_rule(primitive: Primitive, *, family: str = "user",
                   higher_order: bool = False, onnx_ops: Sequence[str] = ()):

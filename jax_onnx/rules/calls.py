@@ -21,12 +21,6 @@ def _jit(trace, tracers, *, jaxpr, name, inline=False, **params):
   return trace.eval_jaxpr(jaxpr, tracers)
 
 
-@register_rule(P.closed_call_p, family="calls", higher_order=True)
-def _closed_call(trace, tracers, *, call_jaxpr, **params):
-  del params
-  return trace.eval_jaxpr(call_jaxpr, tracers)
-
-
 @register_rule(P.remat_p, family="calls", higher_order=True)
 def _remat(trace, tracers, *, jaxpr, **params):
   # jax.checkpoint only changes what autodiff saves: inference splices the body.
@@ -51,6 +45,23 @@ def _two_blocks(x):
   return _residual_block(_residual_block(x, _W), _W * 0.5)
 
 
+def _closed_call(x):
+  # closed_call eqns (from custom_derivatives' closure conversion) bind through
+  # OnnxTrace.process_call.
+  body = jax.make_jaxpr(lambda y: jnp.cos(y) + y)(jax.ShapeDtypeStruct(x.shape, x.dtype))
+  (out,) = P.closed_call_p.bind(x, **P.closed_call_p.get_bind_params({"call_jaxpr": body}))
+  return out
+
+
+@jax.custom_vjp
+def _clip_gradient(x):
+  return jnp.sin(x)
+
+
+_clip_gradient.defvjp(lambda x: (jnp.sin(x), x),
+                      lambda x, g: (jnp.clip(g * jnp.cos(x), -1.0, 1.0),))
+
+
 def _nested_jit(x):
   return jax.jit(lambda y: jax.jit(lambda z: z * 3.0)(y) - 1.0)(x)
 
@@ -61,5 +72,9 @@ case("jit_as_local_function", _two_blocks, ("B", 4), covers="jit",
      options={"named_jits": "function"}, expect_ops=("_residual_block",))
 case("jit_as_local_function_nested", lambda x: jax.jit(_two_blocks)(x), ("B", 4), covers="jit",
      options={"named_jits": "function"}, expect_ops=("_residual_block", "_two_blocks"))
+case("closed_call", _closed_call, ("B", 3), covers="closed_call")
+case("custom_jvp_relu", lambda x: jax.nn.relu(x) + jax.nn.softplus(x), ("B", 3),
+     covers="custom_jvp_call")
+case("custom_vjp_user", lambda x: _clip_gradient(x) * 2.0, ("B", 3), covers="custom_vjp_call")
 case("remat_checkpoint", jax.checkpoint(lambda x: jnp.sin(x) * 2.0), ("B", 5),
      covers="remat2")

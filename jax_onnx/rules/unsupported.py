@@ -35,9 +35,6 @@ not_implemented({
     **{p: "mutable array references (jax.new_ref): state, not dataflow"
        for p in ["get", "swap"]},
     "custom_lin": "appears only inside autodiff (linearize), never in a forward graph",
-    "call": "handled by OnnxTrace.process_call (call primitives bind through it)",
-    "custom_jvp_call": "handled by OnnxTrace.process_custom_jvp_call: the primal is traced",
-    "custom_vjp_call": "handled by OnnxTrace.process_custom_vjp_call: the primal is traced",
     "empty2": "allocates uninitialised memory for mutable refs",
     "name": "a debugging name on a value (planned: keep it as the ONNX value name)",
     "eq_to": "internal symbolic-shape comparison", "le_to": "internal symbolic-shape comparison",

@@ -4,7 +4,8 @@ from __future__ import annotations
 import jax.extend.core.primitives as _prims
 from jax.extend.core import Primitive
 
-from jax_onnx.registry import NOT_YET_IMPLEMENTED, all_cases, all_rules
+from jax_onnx.registry import (HANDLED_BY_TRACE, NOT_YET_IMPLEMENTED, all_cases,
+                               all_rules)
 
 
 def jax_primitives() -> list[Primitive]:
@@ -27,6 +28,10 @@ def coverage() -> list[dict]:
     if rule is not None:
       rows.append(dict(primitive=prim.name, status="supported", family=rule.family,
                        onnx_ops=", ".join(rule.onnx_ops), cases=n_cases, reason=""))
+    elif prim.name in HANDLED_BY_TRACE:
+      rows.append(dict(primitive=prim.name, status="supported", family="calls",
+                       onnx_ops="(traced through)", cases=n_cases,
+                       reason=HANDLED_BY_TRACE[prim.name]))
     else:
       rows.append(dict(primitive=prim.name, status="not yet", family="",
                        onnx_ops="", cases=0,
@@ -48,11 +53,11 @@ def markdown_table() -> str:
 
 
 # ---------------------------------------------------------------------------
-# README table: `python -m jax_onnx.coverage --write README.md` / `--check README.md`.
+# README table: `python -m jax_onnx.support --write README.md` / `--check README.md`.
 
 START_MARKER = "<!-- coverage:start -->"
 END_MARKER = "<!-- coverage:end -->"
-WRITE_COMMAND = "python -m jax_onnx.coverage --write README.md"
+WRITE_COMMAND = "python -m jax_onnx.support --write README.md"
 
 
 def replace_table(text: str, table: str | None = None) -> str:
@@ -69,7 +74,7 @@ def replace_table(text: str, table: str | None = None) -> str:
 def _main(argv=None) -> int:
   import argparse
   parser = argparse.ArgumentParser(
-      prog="python -m jax_onnx.coverage",
+      prog="python -m jax_onnx.support",
       description="Prints the primitive coverage table, or writes/checks it between "
                   f"the {START_MARKER} and {END_MARKER} markers of a Markdown file.")
   group = parser.add_mutually_exclusive_group()

@@ -1,0 +1,63 @@
+"""Shared driver of the examples: export, save, run in ONNX Runtime, compare."""
+from __future__ import annotations
+
+import collections
+import os
+import tempfile
+import time
+
+import jax
+import numpy as np
+
+import jax_onnx
+from jax_onnx.testing import op_types
+
+RTOL = ATOL = 1e-4
+BATCHES = (2, 7)
+
+
+def default_path(name: str) -> str:
+  return os.path.join(tempfile.mkdtemp(prefix="jax_onnx_example_"), f"{name}.onnx")
+
+
+def run_example(name: str, model, spec: jax.ShapeDtypeStruct, path: str | None = None,
+                batches=BATCHES, verbose: bool = True) -> dict:
+  """Exports `model` for `spec` (symbolic batch 'B'), saves it to `path`, runs
+  it in ONNX Runtime at each batch size and compares with JAX. Raises
+  AssertionError on a mismatch; returns a summary dict."""
+  path = path or default_path(name)
+  t0 = time.perf_counter()
+  exported = jax_onnx.transform(model).lower(spec)
+  proto = exported.model            # serialised lazily: count it in the export time
+  export_seconds = time.perf_counter() - t0
+  exported.save(path)
+
+  ops = op_types(proto)
+  histogram = dict(sorted(collections.Counter(ops).items(), key=lambda kv: (-kv[1], kv[0])))
+  param_bytes = sum(a.nbytes for a in exported.graph.initializers.values())
+  rng = np.random.default_rng(0)
+  errors = {}
+  for batch in batches:
+    shape = tuple(batch if not isinstance(d, int) else d for d in spec.shape)
+    x = rng.standard_normal(shape).astype(spec.dtype)
+    actual = np.asarray(exported(x))
+    expected = np.asarray(model(x))
+    errors[batch] = float(np.max(np.abs(actual.astype(np.float64) - expected)))
+    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL,
+                               err_msg=f"{name}: ONNX Runtime vs JAX at batch {batch}")
+  summary = dict(name=name, path=path, nodes=len(ops), ops=histogram,
+                 param_bytes=param_bytes, export_seconds=export_seconds,
+                 max_abs_error=errors)
+  if verbose:
+    print_summary(summary)
+  return summary
+
+
+def print_summary(s: dict) -> None:
+  print(f"== {s['name']}: saved to {s['path']}")
+  print(f"   nodes: {s['nodes']}")
+  print("   ops:   " + ", ".join(f"{k} x{v}" for k, v in s["ops"].items()))
+  print(f"   parameter bytes: {s['param_bytes']:,}")
+  print(f"   export seconds:  {s['export_seconds']:.3f}")
+  for batch, err in s["max_abs_error"].items():
+    print(f"   batch {batch}: max abs error {err:.3g}")

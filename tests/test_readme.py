@@ -1,0 +1,49 @@
+"""The README's primitive coverage table is up to date with the rule table.
+
+Runs under pytest and as `python tests/test_readme.py` (absltest).
+"""
+import difflib
+import os
+import tempfile
+
+from absl.testing import absltest
+
+from jax_onnx import support as coverage
+
+README = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "README.md")
+
+
+class ReadmeTest(absltest.TestCase):
+
+  def test_coverage_table_is_current(self):
+    with open(README, encoding="utf-8") as f:
+      text = f.read()
+    self.assertIn(coverage.START_MARKER, text)
+    self.assertIn(coverage.END_MARKER, text)
+    updated = coverage.replace_table(text)
+    if updated != text:
+      diff = difflib.unified_diff(text.splitlines(), updated.splitlines(),
+                                  "README.md", "expected", n=0, lineterm="")
+      self.fail(f"README.md's coverage table is stale: run `{coverage.WRITE_COMMAND}`"
+                "\n" + "\n".join(list(diff)[:40]))
+
+  def test_replace_table(self):
+    text = f"intro\n{coverage.START_MARKER}\nold\n{coverage.END_MARKER}\noutro\n"
+    self.assertEqual(coverage.replace_table(text, "| new |"),
+                     f"intro\n{coverage.START_MARKER}\n| new |\n{coverage.END_MARKER}\noutro\n")
+    with self.assertRaises(ValueError):
+      coverage.replace_table("no markers here", "| new |")
+
+  def test_check_cli(self):
+    # (tempfile, not self.create_tempfile: absl flags are unparsed under pytest)
+    with tempfile.TemporaryDirectory() as tmp:
+      path = os.path.join(tmp, "README.md")
+      with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{coverage.START_MARKER}\nstale\n{coverage.END_MARKER}\n")
+      self.assertEqual(coverage._main(["--check", path]), 1)
+      self.assertEqual(coverage._main(["--write", path]), 0)
+      self.assertEqual(coverage._main(["--check", path]), 0)
+
+
+if __name__ == "__main__":
+  absltest.main()
