@@ -86,3 +86,12 @@ def dim_vars(e) -> set[str]:
 
 def is_x64_enabled() -> bool:
   return bool(jax.config.jax_enable_x64)
+
+
+def extra_primitives() -> dict:
+  """Primitives that jnp/lax bind but jax.extend.core.primitives does not list."""
+  from jax._src.lax import lax as _lax
+  return {"stack": _lax.stack_p, "unstack": _lax.unstack_p, "tile": _lax.tile_p,
+          "split": _lax.split_p,
+          "optimization_barrier": _lax.optimization_barrier_p,
+          "dim_as_value": _shape_poly.dim_as_value_p}

@@ -4,13 +4,15 @@ from __future__ import annotations
 import jax.extend.core.primitives as _prims
 from jax.extend.core import Primitive
 
+from jax_onnx import _compat
 from jax_onnx.registry import (HANDLED_BY_TRACE, NOT_YET_IMPLEMENTED, all_cases,
                                all_rules)
 
 
 def jax_primitives() -> list[Primitive]:
-  """Every primitive that jax.extend.core.primitives exposes, by name."""
-  seen = {}
+  """Every primitive that jax.extend.core.primitives exposes, plus the few that
+  jnp binds without listing them there (stack, tile, ...), by name."""
+  seen = dict(_compat.extra_primitives())
   for value in vars(_prims).values():
     if isinstance(value, Primitive):
       seen.setdefault(value.name, value)

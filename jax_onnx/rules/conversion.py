@@ -49,16 +49,10 @@ def _device_put(ctx, *xs, **params):
   return list(xs)
 
 
+@register_rule(_compat.extra_primitives()["dim_as_value"], family="conversion",
+               onnx_ops=["Shape", "Cast"])
 def _dim_as_value(ctx, *, dim):
   return ctx.trace.export.dims.scalar(dim, ctx.aval_out.dtype)
-
-
-def _register_dim_as_value():
-  from jax._src.export.shape_poly import dim_as_value_p   # not in jax.extend
-  register_rule(dim_as_value_p, family="conversion", onnx_ops=["Shape", "Cast"])(_dim_as_value)
-
-
-_register_dim_as_value()
 
 
 def _float_edges(rng, shape):

@@ -77,7 +77,30 @@ def _gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode,
     x = ctx.op("Slice", x, ctx.ints([0] * len(cut)), ctx.shape([slice_sizes[d] for d in cut]),
                ctx.ints(cut))
   nb = len(batch_shape)
-  if not windows:
+  static = _static_indices(ctx, smap, slice_sizes, dn, op_shape, fill)
+  if static is not None:
+    # Constant in-bounds indices on one axis (x[:, 0], x[:, 1:5:2], x[:, 1:3]
+    # once the batch dim is symbolic): one Slice or Gather node.
+    (axis,), size = smap, slice_sizes[smap[0]]
+    starts = static.reshape(batch_shape)
+    if nb == 0:
+      start = int(starts)
+      out = ctx.op("Slice", x, ctx.ints([start]), ctx.ints([start + size]), ctx.ints([axis]))
+      if axis in collapsed:
+        out = ctx.op("Squeeze", out, ctx.ints([axis]))
+      kept = [d for d in range(len(op_shape)) if d not in collapsed]
+    else:
+      window = starts if size == 1 else starts[..., None] + np.arange(size)
+      out = ctx.op("Gather", x, ctx.const(window.astype(I64)), axis=axis)
+      nw = nb + (0 if size == 1 else 1)
+      perm = list(range(axis, axis + nw)) + list(range(axis)) + list(
+          range(axis + nw, len(op_shape) - 1 + nw))
+      if perm != list(range(len(perm))):
+        out = ctx.op("Transpose", out, perm=perm)    # batch (+ window) + the other dims
+      if size == 1 and axis not in collapsed:
+        others = [d for d in range(len(op_shape)) if d != axis]
+        out = ctx.op("Unsqueeze", out, ctx.ints([nb + sorted(others + [axis]).index(axis)]))
+  elif not windows:
     perm = smap + rest
     if perm != list(range(len(perm))):
       x = ctx.op("Transpose", x, perm=perm)
@@ -124,6 +147,22 @@ def _gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode,
   return out
 
 
+def _static_indices(ctx, smap, slice_sizes, dn, op_shape, fill):
+  """The clamped start indices, when they are constants on one static axis and
+  (in fill mode) all in bounds; else None."""
+  idx = ctx.consts_in[1]
+  if idx is None or len(smap) != 1 or dn.operand_batching_dims:
+    return None
+  dim = op_shape[smap[0]]
+  if not isinstance(dim, (int, np.integer)):
+    return None
+  hi = int(dim) - int(slice_sizes[smap[0]])
+  clamped = np.clip(idx.astype(np.int64), 0, hi)
+  if fill and np.any(clamped != idx):
+    return None
+  return clamped
+
+
 def _full(dim, size) -> bool:
   try:
     return bool(dim == size)
@@ -165,3 +204,7 @@ case("gather_two_axes", lambda x, i, j: x[:, i, j], _X, Spec((3,), "int32", "ind
 case("dynamic_slice_batch_row", lambda x: x[0], _X, covers="dynamic_slice")
 case("dynamic_slice_clamped", lambda x, i: lax.dynamic_slice_in_dim(x, i[0], 3, axis=1),
      _X, Spec((1,), "int32", "int", 9), covers="dynamic_slice")
+case("gather_static_index_ops", lambda x: (x[:, 0], x[:, 1:5:2], x[:, 2:4], x[:, -1]), _X,
+     covers="gather", forbid_ops=("GatherND",))
+case("gather_static_window_batch", lambda x: jnp.stack([x[:, i:i + 2] for i in range(3)]), _X,
+     covers="gather")

@@ -102,6 +102,41 @@ def _iota(ctx, *dyn_shape, dtype, shape, dimension, **params):
   return r
 
 
+_EXTRA = _compat.extra_primitives()
+
+
+@register_rule(_EXTRA["stack"], family="structural", onnx_ops=["Unsqueeze", "Concat"])
+def _stack(ctx, *xs, axis):
+  axes = ctx.ints([axis])
+  return ctx.op("Concat", *[ctx.op("Unsqueeze", x, axes) for x in xs], axis=int(axis))
+
+
+@register_rule(_EXTRA["unstack"], family="structural", onnx_ops=["Split", "Squeeze"])
+def _unstack(ctx, x, *, axis):
+  n = len(ctx.avals_out)
+  parts = ctx.op("Split", x, axis=int(axis), num_outputs=n, outputs=n) if n > 1 else [x]
+  axes = ctx.ints([axis])
+  return [ctx.op("Squeeze", p, axes) for p in parts]
+
+
+@register_rule(_EXTRA["split"], family="structural", onnx_ops=["Split"])
+def _split(ctx, x, *, sizes, axis):
+  n = len(sizes)
+  if n == 1:
+    return [x]
+  return ctx.op("Split", x, ctx.shape(sizes), axis=int(axis), outputs=n)
+
+
+@register_rule(_EXTRA["tile"], family="structural", onnx_ops=["Tile"])
+def _tile(ctx, x, *, reps):
+  return ctx.op("Tile", x, ctx.shape(reps))
+
+
+@register_rule(_EXTRA["optimization_barrier"], family="structural", onnx_ops=["(none)"])
+def _optimization_barrier(ctx, *xs):
+  return list(xs)
+
+
 # ---------------------------------------------------------------------------
 _X = ("B", 6, 4)
 case("reshape_flatten", lambda x: x.reshape(x.shape[0], -1), _X, covers="reshape")
@@ -135,3 +170,12 @@ case("iota_2d", lambda x: x + lax.broadcasted_iota(jnp.int32, (6, 4), 0).astype(
      _X, covers="iota")
 case("iota_batch", lambda x: x * lax.broadcasted_iota(jnp.float32, x.shape, 0), _X,
      covers="iota")
+case("stack_axis1", lambda x: jnp.stack([x, 2 * x, -x], axis=1), _X, covers="stack")
+case("stack_batch", lambda x: jnp.stack([x, x]), _X, covers="stack")
+case("unstack_axis2", lambda x: jnp.unstack(x, axis=2), _X, covers="unstack")
+case("split_axis1", lambda x: jnp.split(x, [1, 4], axis=1), _X, covers="split")
+case("split_batch", lambda x: jnp.split(jnp.concatenate([x, x]), 2, axis=0), _X, covers="split")
+case("tile", lambda x: jnp.tile(x, (1, 2, 3)), _X, covers="tile")
+case("tile_batch", lambda x: jnp.tile(x, (2, 1, 1)), _X, covers="tile")
+case("optimization_barrier", lambda x: lax.optimization_barrier((x, x * 2)), _X,
+     covers="optimization_barrier")
