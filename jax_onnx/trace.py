@@ -10,6 +10,7 @@ builds an ONNX subgraph.
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any, Callable, Sequence
 
 import jax
@@ -65,6 +66,26 @@ _NUMPY_FOLDS = {
     _prims.squeeze_p: lambda x, *, dimensions: np.squeeze(x, tuple(dimensions)),
     _prims.transpose_p: lambda x, *, permutation: np.transpose(x, permutation),
 }
+
+
+# JAX's abstract evaluation is a pure function of (primitive, avals, params) and
+# is the largest per-primitive cost after binding itself: memoise it.
+_ABSTRACT_EVAL_CACHE: dict = {}
+_ABSTRACT_EVAL_CACHE_SIZE = 1 << 16
+
+
+def _abstract_eval(primitive, avals, params):
+  try:
+    key = (primitive, tuple(avals), tuple(params.items()))
+    hit = _ABSTRACT_EVAL_CACHE.get(key)
+  except TypeError:   # unhashable params (jaxprs, callables): no caching
+    return primitive.abstract_eval(*avals, **params)
+  if hit is None:
+    hit = primitive.abstract_eval(*avals, **params)
+    if len(_ABSTRACT_EVAL_CACHE) >= _ABSTRACT_EVAL_CACHE_SIZE:
+      _ABSTRACT_EVAL_CACHE.clear()
+    _ABSTRACT_EVAL_CACHE[key] = hit
+  return hit
 
 
 class ExportState:
@@ -161,7 +182,7 @@ class OnnxTrace(_compat.Trace):
         return rule.fn(self, ins, **params)
       finally:
         export.call_site = outer
-    out_avals, effects = primitive.abstract_eval(*[t.aval for t in ins], **params)
+    out_avals, effects = _abstract_eval(primitive, [t.aval for t in ins], params)
     multiple = primitive.multiple_results
     out_avals = list(out_avals) if multiple else [out_avals]
     if effects:
@@ -202,7 +223,7 @@ class OnnxTrace(_compat.Trace):
       return None
     if not all(is_static(a.shape) for a in out_avals):
       return None
-    out_size = sum(int(np.prod(a.shape)) for a in out_avals)
+    out_size = sum(math.prod(a.shape) for a in out_avals)
     in_size = sum(t.const.size for t in ins)
     if out_size > max(FOLD_MIN_ELEMENTS, in_size):
       return None

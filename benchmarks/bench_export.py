@@ -1,0 +1,183 @@
+"""Export time vs. jax.make_jaxpr, for functions of N primitives.
+
+    python benchmarks/bench_export.py                       # N = 1000 5000 20000
+    python benchmarks/bench_export.py --sizes 1000 50000 --repeat 3
+
+Three shapes of function, each with ~N primitives:
+  chain   x = tanh(x) * 1.01 + 0.1, repeated (3 primitives per step)
+  wide    N/3 independent branches sin(x * c_k), summed (3 primitives per branch)
+  jits    the chain, in jax.jit-ted chunks of 50 steps (150 primitives + 1 jit each)
+
+For each: best-of-repeat wall time of `jax.make_jaxpr(f)(spec)` and of
+`jax_onnx.transform(f).lower(spec)`, the time of building `.model` (the
+ModelProto) and of serializing it, the ONNX node count, and the peak
+tracemalloc memory of one export.
+
+Columns: prims = exported.stats['primitives'] (every primitive bound on the
+ONNX trace, including jnp's internal jit wrappers and the folded conversions of
+Python scalars: ~8 per chain step); eqns = top-level equations of make_jaxpr's
+jaxpr (3 per step: jnp's wrappers are inlined there); us/prim = export s / prims.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import sys
+import time
+import tracemalloc
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jax_onnx
+
+SPEC = jax.ShapeDtypeStruct((8, 16), jnp.float32)
+CHUNK_STEPS = 50
+
+
+def make_chain(n: int):
+  steps = max(1, n // 3)
+
+  def chain(x):
+    for _ in range(steps):
+      x = jnp.tanh(x) * 1.01 + 0.1
+    return x
+  return chain
+
+
+def make_wide(n: int):
+  branches = max(1, n // 3)
+  coeffs = [1.0 + k / branches for k in range(branches)]
+
+  def wide(x):
+    acc = jnp.sin(x * coeffs[0])
+    for c in coeffs[1:]:
+      acc = acc + jnp.sin(x * c)
+    return acc
+  return wide
+
+
+def make_jits(n: int):
+  steps = max(1, n // 3)
+
+  @jax.jit
+  def chunk(x):
+    for _ in range(CHUNK_STEPS):
+      x = jnp.tanh(x) * 1.01 + 0.1
+    return x
+
+  def rest(x, k):
+    for _ in range(k):
+      x = jnp.tanh(x) * 1.01 + 0.1
+    return x
+
+  def jits(x):
+    full, extra = divmod(steps, CHUNK_STEPS)
+    for _ in range(full):
+      x = chunk(x)
+    return rest(x, extra)
+  return jits
+
+
+BUILDERS = {"chain": make_chain, "wide": make_wide, "jits": make_jits}
+
+
+def best_of(repeat: int, fn):
+  best, result = float("inf"), None
+  for _ in range(repeat):
+    gc.collect()
+    t0 = time.perf_counter()
+    result = fn()
+    best = min(best, time.perf_counter() - t0)
+  return best, result
+
+
+def measure(kind: str, n: int, repeat: int) -> dict:
+  build = BUILDERS[kind]
+  # A fresh function (and fresh inner jits) per trial: make_jaxpr and jit cache
+  # traces per function object, which would otherwise time a cache hit.
+  t_jaxpr, jaxpr = best_of(repeat, lambda: jax.make_jaxpr(build(n))(SPEC))
+  t_export, t_model, t_ser = float("inf"), float("inf"), float("inf")
+  exported = None
+  for _ in range(repeat):
+    onnx_fn = jax_onnx.transform(build(n))
+    gc.collect()
+    t0 = time.perf_counter()
+    exported = onnx_fn.lower(SPEC)
+    t1 = time.perf_counter()
+    model = exported.model          # builds the ModelProto (cached afterwards)
+    t2 = time.perf_counter()
+    model.SerializeToString()
+    t3 = time.perf_counter()
+    t_export = min(t_export, t1 - t0)
+    t_model = min(t_model, t2 - t1)
+    t_ser = min(t_ser, t3 - t2)
+  prims = exported.stats["primitives"]
+  nodes = len(exported.model.graph.node)
+  # Peak memory of one export, separately (tracemalloc slows Python down).
+  onnx_fn = jax_onnx.transform(build(n))
+  gc.collect()
+  tracemalloc.start()
+  onnx_fn.lower(SPEC)
+  _, peak = tracemalloc.get_traced_memory()
+  tracemalloc.stop()
+  return dict(kind=kind, n=n, prims=prims, jaxpr_eqns=len(jaxpr.eqns),
+              t_jaxpr=t_jaxpr, t_export=t_export, t_model=t_model, t_ser=t_ser,
+              nodes=nodes, peak_mib=peak / 2**20)
+
+
+def cpu_model() -> str:
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or "unknown"
+
+
+def main(argv=None):
+  ap = argparse.ArgumentParser(description=__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+  ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
+  ap.add_argument("--kinds", nargs="+", default=list(BUILDERS), choices=list(BUILDERS))
+  ap.add_argument("--repeat", type=int, default=3)
+  args = ap.parse_args(argv)
+
+  print(f"# jax {jax.__version__}, jax_onnx {jax_onnx.__version__}, "
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, {cpu_model()}")
+  print(f"# input {SPEC.shape} {SPEC.dtype}; best of {args.repeat}")
+  # warm up JAX's caches (jnp's jitted ufuncs, dispatch) outside the timings
+  for kind in args.kinds:
+    measure(kind, 30, 1)
+  header = (f"{'kind':6} {'N':>6} {'prims':>6} {'eqns':>6} {'make_jaxpr s':>12} {'export s':>9} "
+            f"{'ratio':>6} {'us/prim':>8} {'.model s':>9} {'serialize s':>11} "
+            f"{'nodes':>6} {'peak MiB':>9}")
+  print(header)
+  print("-" * len(header))
+  rows = []
+  for kind in args.kinds:
+    for n in args.sizes:
+      r = measure(kind, n, args.repeat)
+      rows.append(r)
+      print(f"{kind:6} {n:>6} {r['prims']:>6} {r['jaxpr_eqns']:>6} {r['t_jaxpr']:>12.3f} {r['t_export']:>9.3f} "
+            f"{r['t_export'] / r['t_jaxpr']:>6.2f} "
+            f"{1e6 * r['t_export'] / r['prims']:>8.1f} {r['t_model']:>9.3f} "
+            f"{r['t_ser']:>11.3f} {r['nodes']:>6} {r['peak_mib']:>9.1f}", flush=True)
+
+  print("\n# linearity: export us per primitive at each size "
+        "(flat = linear; last/first ratio)")
+  for kind in args.kinds:
+    per = [(r["n"], 1e6 * r["t_export"] / r["prims"]) for r in rows if r["kind"] == kind]
+    cells = "  ".join(f"N={n}: {us:.1f}" for n, us in per)
+    ratio = per[-1][1] / per[0][1] if len(per) > 1 else 1.0
+    print(f"{kind:6} {cells}   last/first = {ratio:.2f}")
+  return rows
+
+
+if __name__ == "__main__":
+  sys.exit(0 if main() is not None else 1)
