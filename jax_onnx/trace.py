@@ -15,11 +15,13 @@ from typing import Any, Callable, Sequence
 
 import jax
 import jax.extend.core.primitives as _prims
+import ml_dtypes
 import numpy as np
 
 from jax_onnx import _compat
 from jax_onnx.builder import ConstantPool, GraphBuilder
 from jax_onnx.context import RuleContext
+from jax_onnx.dtypes import onnx_dtype
 from jax_onnx.errors import TracerLeakError
 from jax_onnx.graph import Graph, Namer
 from jax_onnx.registry import get_rule
@@ -67,6 +69,17 @@ _NUMPY_FOLDS = {
     _prims.transpose_p: lambda x, *, permutation: np.transpose(x, permutation),
 }
 
+
+_BF16 = np.dtype(ml_dtypes.bfloat16)
+
+# Primitives that only move or relabel data: ONNX Runtime runs them in any
+# dtype, so bfloat16 stays bfloat16 (everything else computes in float32).
+_ANY_DTYPE = {
+    _prims.convert_element_type_p, _prims.reshape_p, _prims.broadcast_in_dim_p,
+    _prims.transpose_p, _prims.squeeze_p, _prims.concatenate_p, _prims.slice_p,
+    _prims.gather_p, _prims.dynamic_slice_p, _prims.copy_p, _prims.stop_gradient_p,
+    _prims.device_put_p, _prims.sharding_constraint_p,
+}
 
 # JAX's abstract evaluation is a pure function of (primitive, avals, params) and
 # is the largest per-primitive cost after binding itself: memoise it.
@@ -203,9 +216,14 @@ class OnnxTrace(_compat.Trace):
   def _apply_rule(self, rule, primitive, ins, out_avals, params):
     builder = self.builder
     builder.source = _compat.current_source(self.export.call_site)
-    ctx = RuleContext(self, primitive, ins, out_avals)
-    result = rule.fn(ctx, *[self.materialize(t) for t in ins], **params)
-    names = result if primitive.multiple_results else [result]
+    args = [self.materialize(t) for t in ins]
+    if primitive not in _ANY_DTYPE and any(
+        a.dtype == _BF16 for a in [t.aval for t in ins] + out_avals):
+      names = self._apply_in_float32(rule, primitive, ins, args, out_avals, params)
+    else:
+      ctx = RuleContext(self, primitive, ins, out_avals)
+      result = rule.fn(ctx, *args, **params)
+      names = result if primitive.multiple_results else [result]
     if len(names) != len(out_avals):
       raise AssertionError(f"rule for {primitive} returned {len(names)} values, "
                            f"expected {len(out_avals)}")
@@ -216,6 +234,25 @@ class OnnxTrace(_compat.Trace):
       outs.append(OnnxTracer(self, aval, name))
     builder.source = None
     return outs
+
+  def _apply_in_float32(self, rule, primitive, ins, args, out_avals, params):
+    """bfloat16 arithmetic as XLA does it on CPU: in float32, each result
+    rounded to bfloat16 (ONNX Runtime has few bfloat16 kernels)."""
+    to32 = lambda a: a.update(dtype=np.dtype(np.float32)) if a.dtype == _BF16 else a
+    f32 = onnx_dtype(np.float32)
+    wide_ins = []
+    for t, name in zip(ins, args):
+      wide = t.aval.dtype == _BF16
+      wide_ins.append(OnnxTracer(
+          self, to32(t.aval), self.builder.op("Cast", name, to=f32) if wide else name,
+          t.const.astype(np.float32) if wide and t.const is not None else t.const))
+    if "preferred_element_type" in params and params["preferred_element_type"] == _BF16:
+      params = dict(params, preferred_element_type=np.dtype(np.float32))
+    ctx = RuleContext(self, primitive, wide_ins, [to32(a) for a in out_avals])
+    result = rule.fn(ctx, *[w.value for w in wide_ins], **params)
+    names = result if primitive.multiple_results else [result]
+    return [self.builder.op("Cast", n, to=onnx_dtype(_BF16)) if a.dtype == _BF16 else n
+            for n, a in zip(names, out_avals)]
 
   def _fold(self, primitive, ins, out_avals, params):
     """Runs the primitive in JAX when all its operands are known constants."""

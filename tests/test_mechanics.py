@@ -634,6 +634,66 @@ class ErrorsTest(parameterized.TestCase):
       jax_onnx.transform(lambda x: x + leaked[0]).lower((2,))
 
 
+class GraphBoundaryTest(parameterized.TestCase):
+  """Outputs that are inputs, constants or repeated; opsets; dtypes at the edge."""
+
+  def test_output_is_input_constant_and_repeated(self):
+    def f(x, y):
+      z = jnp.tanh(x)
+      return x, z, z, jnp.arange(3.0), y
+
+    exported = jax_onnx.transform(f).lower(("B", 4), jax.ShapeDtypeStruct((2,), jnp.int32))
+    x, y = _rand((5, 4)), np.array([3, -1], np.int32)
+    _check(exported, f, x, y)
+    names = [o.name for o in exported.model.graph.output]
+    self.assertEqual(len(set(names)), 5)
+
+  @parameterized.parameters(jax_onnx.MIN_OPSET, jax_onnx.DEFAULT_OPSET, jax_onnx.MAX_OPSET)
+  def test_opsets(self, opset):
+    f = lambda x: jnp.max(jax.nn.relu(x) @ jnp.ones((4, 3)), axis=-1) / x.shape[0]
+    exported = jax_onnx.transform(f, opset=opset).lower(("B", 4))
+    self.assertEqual(exported.model.opset_import[0].version, opset)
+    _check(exported, f, _rand((6, 4)))
+
+  def test_opset_out_of_range(self):
+    with self.assertRaisesRegex(ValueError, "outside the supported range"):
+      jax_onnx.transform(jnp.sin, opset=jax_onnx.MAX_OPSET + 1)
+
+  def test_bfloat16_inputs_and_outputs(self):
+    f = lambda x: (x * 2 + 1).astype(jnp.bfloat16)
+    exported = jax_onnx.transform(f).lower(jax.ShapeDtypeStruct(("B", 3), jnp.bfloat16))
+    self.assertEqual(exported.model.graph.input[0].type.tensor_type.elem_type,
+                     onnx.TensorProto.BFLOAT16)
+    _check(exported, f, _rand((4, 3)).astype(jnp.bfloat16), rtol=1e-2, atol=1e-2)
+
+  def test_float64_with_x64(self):
+    with jax.enable_x64(True):
+      f = lambda x: jnp.sin(x) * 1e-300 + x
+      exported = jax_onnx.transform(f).lower(jax.ShapeDtypeStruct(("B", 3), jnp.float64))
+      self.assertEqual(exported.model.graph.output[0].type.tensor_type.elem_type,
+                       onnx.TensorProto.DOUBLE)
+      _check(exported, f, np.random.default_rng(0).standard_normal((2, 3)), rtol=1e-12,
+             atol=1e-300)
+
+  def test_flat_graph_has_no_local_functions_by_default(self):
+    block = jax.jit(lambda x: jnp.tanh(x) * 2)
+    exported = jax_onnx.transform(lambda x: block(block(x))).lower(("B", 4))
+    self.assertEmpty(exported.model.functions)
+    self.assertEqual(testing.op_types(exported.model).count("Tanh"), 2)
+
+  def test_named_jits_as_local_functions_called_twice(self):
+    w = _rand((4, 4))
+    block = jax.jit(lambda x: jnp.tanh(x @ w) + x.shape[0])
+    f = lambda x: block(block(x))
+    exported = jax_onnx.transform(f, named_jits="function").lower(("B", 4))
+    self.assertLen(exported.model.functions, 1)
+    weights = [t for t in exported.model.graph.initializer if list(t.dims) == [4, 4]]
+    self.assertLen(weights, 1)
+    self.assertEqual(testing.op_types(exported.model).count("Tanh"), 1)
+    for b in (2, 7):
+      _check(exported, f, _rand((b, 4), seed=b))
+
+
 class _FakeSpec:
   """Something with shape and dtype attributes, the dtype being anything."""
 

@@ -256,3 +256,11 @@ case("clamp_scalar", lambda x: lax.clamp(-0.5, x, 0.5), _BIN, covers="clamp")
 case("clamp_array", lambda lo, x: lax.clamp(lo, x, lo + 1.0), _BIN, _BIN, covers="clamp")
 case("jnp_clip", lambda x: jnp.clip(x, -1.0, 1.0), _BIN, covers="clamp")
 case("stop_gradient", lambda x: lax.stop_gradient(x) * 2.0, _BIN, covers="stop_gradient")
+
+_BF = ("B", 3, 4)
+case("bf16_arithmetic", lambda x, y: (x * y + jnp.tanh(x)) / (jnp.abs(y) + 1),
+     Spec(_BF, "bfloat16"), Spec(_BF, "bfloat16"), covers="mul", rtol=1e-2, atol=1e-2)
+case("bf16_select_and_compare", lambda x, y: jnp.where(x > y, x, y),
+     Spec(_BF, "bfloat16"), Spec(_BF, "bfloat16"), covers="select_n", atol=0)
+case("f16_arithmetic", lambda x, y: jnp.exp(x) * y - x,
+     Spec(_BF, "float16"), Spec(_BF, "float16"), covers="exp", rtol=2e-3, atol=2e-3)
