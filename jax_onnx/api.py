@@ -4,22 +4,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import tempfile
 import threading
 import time
 from typing import Any, Callable, Sequence
 
 import jax
-import ml_dtypes
 import numpy as np
 import onnx
 
-from jax_onnx import _compat, passes, specs as _specs
+from jax_onnx import _compat, passes, runtime, saving, specs as _specs
 from jax_onnx.errors import (InputMismatchError, JaxOnnxError, SpecError,
                              SymbolicDimError, TracerLeakError,
                              UnsupportedPrimitiveError)
 from jax_onnx.functions import all_functions
-from jax_onnx.graph import model_proto, tensor_proto
+from jax_onnx.graph import model_proto
 from jax_onnx.registry import _load_rules
 from jax_onnx.shapes import onnx_dims
 from jax_onnx.trace import ExportState, OnnxTrace, tracing
@@ -235,40 +233,46 @@ class Exported:
     return self.options.opset
 
   @property
+  def weight_bytes(self) -> int:
+    return sum(a.nbytes for a in self.graph.initializers.values())
+
+  @property
   def model(self) -> onnx.ModelProto:
+    """The model with its weights inside (use .save() for models over 1.5 GiB)."""
     if self._model is None:
-      from jax_onnx import __version__
-      self._model = model_proto(self.graph, self.options.opset,
-                                self.options.shape_info, __version__, self.functions)
+      if self.weight_bytes > saving.AUTO_EXTERNAL_BYTES:
+        raise JaxOnnxError(
+            f"the model has {self.weight_bytes / 2**30:.2f} GiB of weights: more than a "
+            "protobuf can hold. Use exported.save(path) (weights go to path + '.data') "
+            "or exported.model_proto(external=...).")
+      self._model = self.model_proto()
     return self._model
+
+  def model_proto(self, external: dict[str, tuple[str, int]] | None = None) -> onnx.ModelProto:
+    """A new ModelProto; initializers named in `external` ({name: (file,
+    offset)}) are written as external-data references instead of bytes."""
+    from jax_onnx import __version__
+    return model_proto(self.graph, self.options.opset, self.options.shape_info,
+                       __version__, self.functions, external)
 
   def save(self, path: str | os.PathLike, *, external_data: bool | None = None,
            size_threshold: int = 1024) -> None:
-    """Writes the model atomically. Weights go to `<file>.data` beside it when
-    `external_data` is True, or (default None) when they exceed 1.5 GiB."""
-    save_model(self.graph, self.model, path, external_data, size_threshold)
+    """Writes the model atomically. With `external_data` True, or by default when
+    the weights exceed 1.5 GiB, tensors of `size_threshold` bytes or more go to
+    `<file>.data` beside it (written first, then both files renamed in place)."""
+    saving.save(self, path, external_data, size_threshold)
 
   # -- running ---------------------------------------------------------------
   def session(self):
-    import onnxruntime as ort
+    """The ONNX Runtime InferenceSession (CPU), created on first use."""
     with self._lock:
       if self._session is None:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            _runtime_model(self.model).SerializeToString(), opts,
-            providers=["CPUExecutionProvider"])
+        self._session = runtime.create_session(self)
     return self._session
 
   def __call__(self, *args):
     feeds = self.check_inputs(args)
-    feeds = {(k + _F32_SUFFIX if v.dtype == _BF16 else k):
-             (v.astype(np.float32) if v.dtype == _BF16 else v) for k, v in feeds.items()}
-    fetch = [n + _F32_SUFFIX if a.dtype == _BF16 else n
-             for n, a in zip(self.output_names, self._graph_out_avals())]
-    outs = self.session().run(fetch, feeds)
-    outs = [o.astype(_BF16) if a.dtype == _BF16 else o
-            for o, a in zip(outs, self._graph_out_avals())]
+    outs = runtime.run(self, feeds, self._graph_out_avals())
     outs = [_unpermute(o, _perm_at(self.options.post_transpose, i))
             for i, o in enumerate(outs)]
     return jax.tree_util.tree_unflatten(self.out_tree, outs)
@@ -314,101 +318,8 @@ class Exported:
     return feeds
 
 
-_BF16 = np.dtype(ml_dtypes.bfloat16)
-_F32_SUFFIX = "__as_float32"
-
-
-def _runtime_model(model: onnx.ModelProto) -> onnx.ModelProto:
-  """The model ONNX Runtime's Python API can feed: it has no numpy bfloat16, so
-  bfloat16 inputs/outputs travel as float32 with exact Casts at the boundary.
-  The exported model itself keeps its bfloat16 signature."""
-  bf16 = onnx.TensorProto.BFLOAT16
-  boundary = [v for v in list(model.graph.input) + list(model.graph.output)
-              if v.type.tensor_type.elem_type == bf16]
-  if not boundary:
-    return model
-  m = onnx.ModelProto()
-  m.CopyFrom(model)
-  g = m.graph
-  casts_in, casts_out = [], []
-  for v in g.input:
-    if v.type.tensor_type.elem_type == bf16:
-      casts_in.append(onnx.helper.make_node("Cast", [v.name + _F32_SUFFIX], [v.name], to=bf16))
-      v.name += _F32_SUFFIX
-      v.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
-  for v in g.output:
-    if v.type.tensor_type.elem_type == bf16:
-      casts_out.append(onnx.helper.make_node("Cast", [v.name], [v.name + _F32_SUFFIX],
-                                             to=onnx.TensorProto.FLOAT))
-      v.name += _F32_SUFFIX
-      v.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
-  nodes = casts_in + list(g.node) + casts_out
-  del g.node[:]
-  g.node.extend(nodes)
-  return m
-
-
 def _unpermute(x, perm):
   return x if perm is None else np.transpose(x, np.argsort(perm))
-
-
-# ---------------------------------------------------------------------------
-# Saving.
-
-_AUTO_EXTERNAL_BYTES = 3 << 29   # 1.5 GiB: protobuf's 2 GiB limit with margin
-
-
-def save_model(graph, model: onnx.ModelProto, path, external_data, size_threshold):
-  path = os.fspath(path)
-  directory = os.path.dirname(os.path.abspath(path))
-  if not os.path.isdir(directory):
-    raise JaxOnnxError(f"cannot save to {path!r}: directory {directory!r} does not exist")
-  total = sum(a.nbytes for a in graph.initializers.values())
-  if external_data is None:
-    external_data = total > _AUTO_EXTERNAL_BYTES
-  tmp_files = []
-  try:
-    if external_data:
-      data_name = os.path.basename(path) + ".data"
-      data_path = os.path.join(directory, data_name)
-      fd, tmp_data = tempfile.mkstemp(dir=directory, prefix=".jax_onnx_", suffix=".data")
-      tmp_files.append(tmp_data)
-      m = onnx.ModelProto()
-      m.CopyFrom(model)
-      del m.graph.initializer[:]
-      with os.fdopen(fd, "wb") as f:
-        for name, array in graph.initializers.items():
-          array = np.asarray(array, order="C")
-          if array.nbytes < size_threshold:
-            m.graph.initializer.append(tensor_proto(name, array))
-            continue
-          offset = f.tell()
-          f.write(memoryview(array.reshape(-1).view(np.uint8)))
-          t = onnx.TensorProto()
-          t.name = name
-          t.data_type = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
-          t.dims.extend(array.shape)
-          t.data_location = onnx.TensorProto.EXTERNAL
-          for k, v in (("location", data_name), ("offset", str(offset)),
-                       ("length", str(array.nbytes))):
-            e = t.external_data.add()
-            e.key, e.value = k, v
-          m.graph.initializer.append(t)
-      model = m
-    fd, tmp_model = tempfile.mkstemp(dir=directory, prefix=".jax_onnx_", suffix=".onnx")
-    tmp_files.append(tmp_model)
-    with os.fdopen(fd, "wb") as f:
-      f.write(model.SerializeToString())
-    if external_data:
-      os.replace(tmp_data, data_path)
-    os.replace(tmp_model, path)
-    tmp_files.clear()
-  except OSError as e:
-    raise JaxOnnxError(f"cannot save the model to {path!r}: {e}") from e
-  finally:
-    for f in tmp_files:
-      if os.path.exists(f):
-        os.unlink(f)
 
 
 def save_onnx(fn: Callable, input_shapes: Sequence, model_file_name: str, *,

@@ -125,7 +125,24 @@ def tensor_proto(name: str, array: np.ndarray) -> onnx.TensorProto:
   return t
 
 
-def graph_proto(graph: Graph, shape_info: bool = True) -> onnx.GraphProto:
+def external_tensor_proto(name: str, array: np.ndarray, location: str, offset: int
+                          ) -> onnx.TensorProto:
+  """A reference to `array`'s bytes at `offset` in the file `location`."""
+  t = onnx.TensorProto()
+  t.name = name
+  t.data_type = dtypes.onnx_dtype(array.dtype)
+  t.dims.extend(array.shape)
+  t.data_location = onnx.TensorProto.EXTERNAL
+  for k, v in (("location", location), ("offset", str(offset)), ("length", str(array.nbytes))):
+    e = t.external_data.add()
+    e.key, e.value = k, v
+  return t
+
+
+def graph_proto(graph: Graph, shape_info: bool = True,
+                external: dict[str, tuple[str, int]] | None = None) -> onnx.GraphProto:
+  """`external` maps initializer names to (file, offset): those are written as
+  references, never copied into the protobuf."""
   g = onnx.GraphProto()
   g.name = graph.name
   for name, dtype, shape in graph.inputs:
@@ -133,7 +150,10 @@ def graph_proto(graph: Graph, shape_info: bool = True) -> onnx.GraphProto:
   for name, dtype, shape in graph.outputs:
     _value_info(g.output.add(), name, dtype, shape)
   for name, array in graph.initializers.items():
-    g.initializer.append(tensor_proto(name, array))
+    if external and name in external:
+      g.initializer.append(external_tensor_proto(name, array, *external[name]))
+    else:
+      g.initializer.append(tensor_proto(name, array))
   boundary = {n for n, _, _ in graph.inputs} | {n for n, _, _ in graph.outputs}
   for node in graph.nodes:
     n = g.node.add()
@@ -187,7 +207,8 @@ def _called_functions(graph: Graph, out: set) -> set:
 
 
 def model_proto(graph: Graph, opset: int, shape_info: bool, producer_version: str,
-                functions=(), extra_opsets: dict[str, int] | None = None) -> onnx.ModelProto:
+                functions=(), external: dict[str, tuple[str, int]] | None = None
+                ) -> onnx.ModelProto:
   m = onnx.ModelProto()
   m.ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
   m.producer_name = "jax_onnx"
@@ -195,11 +216,7 @@ def model_proto(graph: Graph, opset: int, shape_info: bool, producer_version: st
   op = m.opset_import.add()
   op.domain = ""
   op.version = opset
-  for domain, version in (extra_opsets or {}).items():
-    o = m.opset_import.add()
-    o.domain = domain
-    o.version = version
-  m.graph.CopyFrom(graph_proto(graph, shape_info))
+  m.graph.CopyFrom(graph_proto(graph, shape_info, external))
   if functions:
     from jax_onnx.functions import DOMAIN
     by_name = {f.name: f for f in functions}
