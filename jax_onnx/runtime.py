@@ -5,6 +5,7 @@ import ml_dtypes
 import numpy as np
 import onnx
 
+from jax_onnx import saving
 from jax_onnx.saving import external_layout
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
@@ -20,15 +21,20 @@ def create_session(exported):
   opts = ort.SessionOptions()
   opts.log_severity_level = 3
   initializers = exported.graph.initializers
-  if sum(a.nbytes for a in initializers.values()) > _IN_MEMORY_WEIGHTS_BYTES:
+  values = []
+  if exported.weight_bytes > min(_IN_MEMORY_WEIGHTS_BYTES, saving.AUTO_EXTERNAL_BYTES):
     layout = external_layout(initializers, "jax_onnx_in_memory.data", 1024)
     names = list(layout)
-    opts.add_external_initializers(names, [_ort_value(initializers[n]) for n in names])
+    # ORT keeps raw pointers to these until the session has copied them in.
+    values = [_ort_value(initializers[n]) for n in names]
+    opts.add_external_initializers(names, values)
     model = exported.model_proto(external=layout)
   else:
     model = exported.model
-  return ort.InferenceSession(_with_float32_boundary(model).SerializeToString(), opts,
-                              providers=["CPUExecutionProvider"])
+  session = ort.InferenceSession(_with_float32_boundary(model).SerializeToString(), opts,
+                                 providers=["CPUExecutionProvider"])
+  del values
+  return session
 
 
 def _ort_value(array: np.ndarray):

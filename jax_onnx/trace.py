@@ -172,7 +172,9 @@ class OnnxTrace(_compat.Trace):
     if not isinstance(aval, _compat.ShapedArray):
       raise TypeError(f"jax_onnx cannot export a value of type {type(x).__name__} ({aval})")
     const = np.asarray(x, dtype=aval.dtype)
-    return OnnxTracer(self, aval, None, const, x if isinstance(x, jax.Array) else None)
+    # Arrays are deduplicated by identity (a weight used twice is stored once).
+    origin = x if isinstance(x, (jax.Array, np.ndarray)) else None
+    return OnnxTracer(self, aval, None, const, origin)
 
   def materialize(self, t: OnnxTracer) -> str:
     if t.value is None:

@@ -694,6 +694,45 @@ class GraphBoundaryTest(parameterized.TestCase):
       _check(exported, f, _rand((b, 4), seed=b))
 
 
+class LargeWeightsTest(parameterized.TestCase):
+  """Weights reach ONNX Runtime as OrtValues, and files, without protobuf copies."""
+
+  def test_run_with_in_memory_weights(self):
+    w = _rand((4096, 4608)) / 64     # 72 MiB: above the in-memory threshold
+    f = lambda x: jnp.tanh(x @ w) @ w.T
+    exported = jax_onnx.transform(f).lower(("B", 4096))
+    self.assertGreater(exported.weight_bytes, 64 << 20)
+    x = _rand((2, 4096), seed=1)
+    testing.assert_close(exported(x), jax.jit(f)(x), 1e-3, 1e-3)
+
+  def test_model_refuses_more_than_a_protobuf_holds(self):
+    exported = jax_onnx.transform(lambda x: x @ _rand((256, 256))).lower((2, 256))
+    with mock.patch("jax_onnx.saving.AUTO_EXTERNAL_BYTES", 1000):
+      with self.assertRaisesRegex(jax_onnx.JaxOnnxError, r"save\(path\)"):
+        exported.model
+      with tempfile.TemporaryDirectory() as d:   # save() goes external by itself
+        path = os.path.join(d, "m.onnx")
+        exported.save(path)
+        self.assertTrue(os.path.exists(path + ".data"))
+        x = _rand((2, 256), seed=3)
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        np.testing.assert_allclose(sess.run(None, {"input": x})[0], exported(x), rtol=1e-6)
+
+  def test_save_replaces_stale_data_file(self):
+    f = lambda x: x @ _rand((64, 64))
+    with tempfile.TemporaryDirectory() as d:
+      path = os.path.join(d, "m.onnx")
+      with open(path + ".data", "wb") as stale:
+        stale.write(b"x" * 100_000)
+      exported = jax_onnx.transform(f).lower((2, 64))
+      exported.save(path, external_data=True)
+      self.assertEqual(os.path.getsize(path + ".data"), 64 * 64 * 4)
+      self.assertEqual(sorted(os.listdir(d)), ["m.onnx", "m.onnx.data"])
+      x = _rand((2, 64))
+      sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+      np.testing.assert_allclose(sess.run(None, {"input": x})[0], f(x), rtol=1e-5, atol=1e-5)
+
+
 class _FakeSpec:
   """Something with shape and dtype attributes, the dtype being anything."""
 
