@@ -1,6 +1,8 @@
 """Graph clean-up passes. Each is one linear walk over the nodes."""
 from __future__ import annotations
 
+import numpy as np
+
 from jax_onnx.graph import Graph, Node
 
 
@@ -65,11 +67,209 @@ def fold_output_identities(graph: Graph) -> None:
   _rename(graph, renames)
 
 
+# ---------------------------------------------------------------------------
+# Simplification passes. Each builds its maps once and walks the nodes once.
+
+# Ops that broadcast their inputs numpy-style and compute elementwise.
+_BROADCASTING = {
+    "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mod", "Where", "Equal", "Less",
+    "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor", "BitwiseAnd",
+    "BitwiseOr", "BitwiseXor", "PRelu",
+}
+
+
+def _freeze(value):
+  if isinstance(value, np.ndarray):
+    return ("array", value.dtype.str, value.shape, value.tobytes())
+  if isinstance(value, (list, tuple)):
+    return tuple(_freeze(v) for v in value)
+  return value
+
+
+def _consumers(graph: Graph) -> dict[str, int]:
+  counts: dict[str, int] = {}
+  for node in graph.nodes:
+    for name in _node_reads(node):
+      counts[name] = counts.get(name, 0) + 1
+  for name, _, _ in graph.outputs:
+    counts[name] = counts.get(name, 0) + 1
+  return counts
+
+
+def _types(graph: Graph) -> dict[str, tuple]:
+  """(dtype, shape) of the values whose type the export recorded."""
+  root = graph.root
+  types = dict(graph.value_types)
+  types.update({n: (d, s) for n, d, s in graph.inputs})
+  types.update({n: (a.dtype, tuple(a.shape)) for n, a in root.initializers.items()})
+  return types
+
+
+def _const(graph: Graph, name: str):
+  return graph.root.initializers.get(name)
+
+
+def eliminate_common_subexpressions(graph: Graph) -> int:
+  """Merges nodes with the same op, inputs and attributes (after merging their
+  inputs): e.g. the two `mean` computations of `jnp.var(x) ... jnp.mean(x)`."""
+  seen: dict[tuple, list[str]] = {}
+  renames: dict[str, str] = {}
+  kept, merged = [], 0
+  outputs = {n for n, _, _ in graph.outputs}
+  for node in graph.nodes:
+    node.inputs = [renames.get(i, i) for i in node.inputs]
+    if node.subgraphs() or any(o in outputs for o in node.outputs):   # names kept
+      kept.append(node)
+      continue
+    key = (node.op_type, node.domain, tuple(node.inputs), len(node.outputs),
+           tuple(sorted((k, _freeze(v)) for k, v in node.attrs.items())))
+    hit = seen.get(key)
+    if hit is None:
+      seen[key] = node.outputs
+      kept.append(node)
+    else:
+      renames.update(zip(node.outputs, hit))
+      merged += 1
+  graph.nodes = kept
+  if renames:
+    _rename(graph, renames)
+  return merged
+
+
+def simplify(graph: Graph) -> int:
+  """Local rewrites, each exact:
+  - Reduce*(keepdims=0) -> Unsqueeze(same axes)  =>  Reduce*(keepdims=1)
+  - Transpose(Transpose(x, p), q)                 =>  Transpose(x, p o q) (or x)
+  - Reshape(Reshape(x, s), t)                     =>  Reshape(x, t)
+  - Expand(x, s) feeding only broadcasting ops whose other operand already has
+    the expanded shape                            =>  x (ONNX broadcasts itself)
+  - Identity(x) inside the graph                  =>  x
+  Returns the number of rewrites."""
+  uses = _consumers(graph)
+  producer = {o: n for n in graph.nodes for o in n.outputs}
+  types = _types(graph)
+  outputs = {n for n, _, _ in graph.outputs}
+  consumers_of: dict[str, list[Node]] = {}
+  for node in graph.nodes:
+    for i in node.inputs:
+      consumers_of.setdefault(i, []).append(node)
+  renames: dict[str, str] = {}
+  rewrites = 0
+
+  def single_use_producer(name, op_type):
+    p = producer.get(name)
+    if p is not None and p.op_type == op_type and uses.get(name) == 1 and name not in outputs:
+      return p
+    return None
+
+  for node in graph.nodes:
+    node.inputs = [renames.get(i, i) for i in node.inputs]
+    op = node.op_type
+    if op == "Unsqueeze" and len(node.inputs) == 2:
+      red = producer.get(node.inputs[0])
+      axes = _const(graph, node.inputs[1])
+      if (red is not None and red.op_type.startswith("Reduce") and uses.get(node.inputs[0]) == 1
+          and node.inputs[0] not in outputs and red.attrs.get("keepdims") == 0
+          and len(red.inputs) == 2 and axes is not None):
+        red_axes = _const(graph, red.inputs[1])
+        if red_axes is not None and sorted(red_axes.tolist()) == sorted(axes.tolist()):
+          red.attrs = dict(red.attrs, keepdims=1)
+          renames[node.outputs[0]] = red.outputs[0]
+          kept_type = graph.value_types.get(node.outputs[0])
+          graph.value_types.pop(red.outputs[0], None)
+          if kept_type is not None:
+            graph.value_types[red.outputs[0]] = kept_type
+          types[red.outputs[0]] = kept_type
+          rewrites += 1
+    elif op == "Transpose":
+      inner = single_use_producer(node.inputs[0], "Transpose")
+      if inner is not None:
+        p, q = inner.attrs["perm"], node.attrs["perm"]
+        perm = [p[i] for i in q]
+        if perm == list(range(len(perm))):
+          renames[node.outputs[0]] = inner.inputs[0]
+        else:
+          node.inputs = [inner.inputs[0]]
+          node.attrs = dict(node.attrs, perm=perm)
+        rewrites += 1
+    elif op == "Reshape":
+      inner = single_use_producer(node.inputs[0], "Reshape")
+      if inner is not None and not node.attrs.get("allowzero"):
+        node.inputs = [inner.inputs[0], node.inputs[1]]
+        rewrites += 1
+    elif op == "Identity" and node.outputs[0] not in outputs:
+      renames[node.outputs[0]] = node.inputs[0]
+      rewrites += 1
+    elif op == "Expand" and node.outputs[0] not in outputs:
+      out_type = types.get(node.outputs[0])
+      readers = consumers_of.get(node.outputs[0], [])
+      if out_type is not None and readers and all(
+          r.op_type in _BROADCASTING and any(
+              i != node.outputs[0] and types.get(i, (None, None))[1] == out_type[1]
+              for i in r.inputs) for r in readers):
+        renames[node.outputs[0]] = node.inputs[0]
+        rewrites += 1
+  if renames:
+    # Chains of renames (a -> b -> c) resolve to their end.
+    for k in list(renames):
+      v = renames[k]
+      while v in renames:
+        v = renames[v]
+      renames[k] = v
+    _rename_inputs(graph, renames)
+  return rewrites
+
+
+def _rename_inputs(graph: Graph, renames: dict[str, str]) -> None:
+  for node in graph.nodes:
+    node.inputs = [renames.get(i, i) for i in node.inputs]
+    for sub in node.subgraphs():
+      _rename_inputs(sub, renames)
+  graph.outputs = [(renames.get(n, n), d, s) for n, d, s in graph.outputs]
+
+
+def fuse_gemm(graph: Graph) -> int:
+  """MatMul(A, B) + C with 2-D A and B and C broadcastable to the result
+  => Gemm(A, B, C): one node, as a Linear layer reads."""
+  uses = _consumers(graph)
+  producer = {o: n for n in graph.nodes for o in n.outputs}
+  types = _types(graph)
+  outputs = {n for n, _, _ in graph.outputs}
+  fused = 0
+  for node in graph.nodes:
+    if node.op_type != "Add":
+      continue
+    for k in (0, 1):
+      mm = producer.get(node.inputs[k])
+      bias = node.inputs[1 - k]
+      if (mm is None or mm.op_type != "MatMul" or uses.get(node.inputs[k]) != 1
+          or node.inputs[k] in outputs):
+        continue
+      ta, tb, tc = (types.get(mm.inputs[0]), types.get(mm.inputs[1]), types.get(bias))
+      if not (ta and tb and tc) or len(ta[1]) != 2 or len(tb[1]) != 2 or len(tc[1]) > 2:
+        continue
+      if np.dtype(ta[0]).kind != "f" or tc[0] != ta[0]:
+        continue
+      if len(tc[1]) == 2 and tc[1][0] != 1 and tc[1][0] != ta[1][0]:
+        continue
+      node.op_type, node.inputs, node.attrs = "Gemm", [mm.inputs[0], mm.inputs[1], bias], {}
+      fused += 1
+      break
+  return fused
+
+
 def run_default_passes(graph: Graph, functions=()) -> dict[str, int]:
   before = len(graph.nodes)
+  stats = {"nodes_before": before}
+  stats["cse_merged"] = eliminate_common_subexpressions(graph)
+  stats["rewrites"] = simplify(graph)
+  stats["cse_merged"] += eliminate_common_subexpressions(graph)
+  stats["gemm_fused"] = fuse_gemm(graph)
   removed = eliminate_dead_code(graph)
   for f in functions:   # function bodies keep their signature: only inner nodes go
+    eliminate_common_subexpressions(f.graph)
+    simplify(f.graph)
     removed += eliminate_dead_code(f.graph)
   fold_output_identities(graph)
-  return {"nodes_before": before, "dead_nodes_removed": removed,
-          "nodes_after": len(graph.nodes)}
+  stats.update(dead_nodes_removed=removed, nodes_after=len(graph.nodes))
+  return stats

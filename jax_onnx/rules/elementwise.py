@@ -162,6 +162,9 @@ for _prim, _ops in {P.and_p: ("And", "BitwiseAnd"), P.or_p: ("Or", "BitwiseOr"),
 def _select_n(ctx, which, *cases):
   if len(cases) == 1:
     return cases[0]
+  pred = ctx.consts_in[0]
+  if pred is not None and pred.size and np.all(pred.reshape(-1) == pred.reshape(-1)[0]):
+    return cases[int(pred.reshape(-1)[0])]   # a constant choice (e.g. jnp.var's where=True)
   if dt.is_bool(ctx.avals_in[0].dtype):
     return ctx.op("Where", which, cases[1], cases[0])
   # which is an int index: pick case i where which == i, last case by default.

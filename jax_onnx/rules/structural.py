@@ -27,7 +27,9 @@ def _reshape(ctx, x, *, new_sizes, dimensions, **params):
     x = ctx.op("Transpose", x, perm=list(dimensions))
   if _same_shape(ctx.avals_in[0].shape, new_sizes):
     return x
-  return ctx.op("Reshape", x, ctx.shape(new_sizes))
+  # A 0 in an ONNX Reshape target means "copy that dim" unless allowzero is set.
+  zero = any(isinstance(d, (int, np.integer)) and d == 0 for d in new_sizes)
+  return ctx.op("Reshape", x, ctx.shape(new_sizes), allowzero=1 if zero else None)
 
 
 @register_rule(P.broadcast_in_dim_p, family="structural",
