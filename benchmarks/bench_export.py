@@ -34,6 +34,9 @@ import numpy as np
 
 import jax_onnx
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import cpu_model  # noqa: E402
+
 SPEC = jax.ShapeDtypeStruct((8, 16), jnp.float32)
 CHUNK_STEPS = 50
 
@@ -129,15 +132,6 @@ def measure(kind: str, n: int, repeat: int) -> dict:
               nodes=nodes, peak_mib=peak / 2**20)
 
 
-def cpu_model() -> str:
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
 
 
 def main(argv=None):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import importlib.util
 import os
 import platform
 import sys
@@ -39,19 +38,11 @@ from onnx import numpy_helper
 
 import jax_onnx
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-EXAMPLES_DIR = os.path.join(os.path.dirname(HERE), "examples")
-# Modules of examples/ that define make_model() and INPUT_SPEC.
-EXAMPLES = ["mlp", "transformer_block"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import EXAMPLES, EXAMPLES_DIR, load_example  # noqa: E402
 
 
-def load_example(name: str, examples_dir: str = EXAMPLES_DIR):
-  """Imports examples/<name>.py by path (the examples are not a package)."""
-  path = os.path.join(examples_dir, f"{name}.py")
-  spec = importlib.util.spec_from_file_location(f"_bench_example_{name}", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+
 
 
 def _walk_ops(graph, out: list) -> None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import os
 import platform
 import sys
@@ -42,20 +41,12 @@ import numpy as np
 
 import jax_onnx
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-EXAMPLES_DIR = os.path.join(os.path.dirname(HERE), "examples")
-# Modules of examples/ that define make_model() and INPUT_SPEC.
-EXAMPLES = ["mlp", "transformer_block"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import EXAMPLES, EXAMPLES_DIR, cpu_model, load_example  # noqa: E402
+
 RTOL = ATOL = 1e-4
 
 
-def load_example(name: str, examples_dir: str = EXAMPLES_DIR):
-  """Imports examples/<name>.py by path (the examples are not a package)."""
-  path = os.path.join(examples_dir, f"{name}.py")
-  spec = importlib.util.spec_from_file_location(f"_bench_example_{name}", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def concrete_shape(spec, batch: int) -> tuple[int, ...]:
@@ -152,15 +143,6 @@ def measure(name: str, model, spec, batches, reps: int, warmup: int, rounds: int
   return rows
 
 
-def cpu_model() -> str:
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
 
 
 def _threads(n: int) -> str:
