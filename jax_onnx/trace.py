@@ -70,7 +70,10 @@ _NUMPY_FOLDS = {
 }
 
 
-_BF16 = np.dtype(ml_dtypes.bfloat16)
+# Half-precision floats are computed per primitive in float32 and rounded back,
+# as XLA does on CPU: ONNX Runtime has few bfloat16 kernels, and its float16
+# kernels are not all exact (Where(c, -0.0, x) in float16 loses the sign).
+_HALF = (np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16))
 
 # Primitives that only move or relabel data: ONNX Runtime runs them in any
 # dtype, so bfloat16 stays bfloat16 (everything else computes in float32).
@@ -220,7 +223,7 @@ class OnnxTrace(_compat.Trace):
     builder.source = _compat.current_source(self.export.call_site)
     args = [self.materialize(t) for t in ins]
     if primitive not in _ANY_DTYPE and any(
-        a.dtype == _BF16 for a in [t.aval for t in ins] + out_avals):
+        a.dtype in _HALF for a in [t.aval for t in ins] + out_avals):
       names = self._apply_in_float32(rule, primitive, ins, args, out_avals, params)
     else:
       ctx = RuleContext(self, primitive, ins, out_avals)
@@ -238,22 +241,22 @@ class OnnxTrace(_compat.Trace):
     return outs
 
   def _apply_in_float32(self, rule, primitive, ins, args, out_avals, params):
-    """bfloat16 arithmetic as XLA does it on CPU: in float32, each result
-    rounded to bfloat16 (ONNX Runtime has few bfloat16 kernels)."""
-    to32 = lambda a: a.update(dtype=np.dtype(np.float32)) if a.dtype == _BF16 else a
+    """Half-precision arithmetic as XLA does it on CPU: in float32, each result
+    rounded back to its half type."""
+    to32 = lambda a: a.update(dtype=np.dtype(np.float32)) if a.dtype in _HALF else a
     f32 = onnx_dtype(np.float32)
     wide_ins = []
     for t, name in zip(ins, args):
-      wide = t.aval.dtype == _BF16
+      wide = t.aval.dtype in _HALF
       wide_ins.append(OnnxTracer(
           self, to32(t.aval), self.builder.op("Cast", name, to=f32) if wide else name,
           t.const.astype(np.float32) if wide and t.const is not None else t.const))
-    if "preferred_element_type" in params and params["preferred_element_type"] == _BF16:
+    if params.get("preferred_element_type") in _HALF:
       params = dict(params, preferred_element_type=np.dtype(np.float32))
     ctx = RuleContext(self, primitive, wide_ins, [to32(a) for a in out_avals])
     result = rule.fn(ctx, *[w.value for w in wide_ins], **params)
     names = result if primitive.multiple_results else [result]
-    return [self.builder.op("Cast", n, to=onnx_dtype(_BF16)) if a.dtype == _BF16 else n
+    return [self.builder.op("Cast", n, to=onnx_dtype(a.dtype)) if a.dtype in _HALF else n
             for n, a in zip(names, out_avals)]
 
   def _fold(self, primitive, ins, out_avals, params):
