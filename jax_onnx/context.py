@@ -6,13 +6,7 @@ from typing import Any, Callable
 import numpy as np
 
 from jax_onnx import dtypes as _dt
-
-
-import ml_dtypes
-
-# Types ONNX Runtime (CPU) has no Where kernel for -> a type that holds them exactly.
-_WHERE_WIDEN = {np.dtype(np.int16): np.int32, np.dtype(np.uint16): np.int32,
-                np.dtype(np.uint64): np.int64, np.dtype(ml_dtypes.bfloat16): np.float32}
+from jax_onnx import kernels
 
 
 class RuleContext:
@@ -55,18 +49,31 @@ class RuleContext:
   def dim(self, d) -> str:
     return self.trace.export.dims.dim(d)
 
+  def reshape(self, x: str, dims) -> str:
+    """Reshape to `dims` (symbolic dims allowed). A 0 in an ONNX Reshape target
+    means "copy that dim" unless allowzero is set: set it for empty shapes."""
+    zero = any(isinstance(d, (int, np.integer)) and d == 0 for d in dims)
+    return self.op("Reshape", x, self.shape(dims), allowzero=1 if zero else None)
+
   def cast(self, x: str, dtype) -> str:
     return self.op("Cast", x, to=_dt.onnx_dtype(dtype))
 
-  def where(self, cond: str, a: str, b: str, dtype) -> str:
-    """Where(cond, a, b) for values of `dtype`, around ONNX Runtime's missing
-    kernels (int16, uint16, uint64, bfloat16) by an exact round trip."""
-    dtype = np.dtype(dtype)
-    wide = _WHERE_WIDEN.get(dtype)
+  def op_as(self, dtype, op_type: str, *inputs, data: tuple[int, ...] | None = None,
+            result_is_data: bool = True, **attrs) -> str:
+    """`op_type` on values of `dtype`; where ONNX Runtime has no kernel for that
+    dtype (kernels.WIDER), the `data` inputs (default: all) are cast to a wider
+    dtype that holds them exactly and, if `result_is_data`, the result back."""
+    wide = kernels.wider(op_type, dtype)
     if wide is None:
-      return self.op("Where", cond, a, b)
-    r = self.op("Where", cond, self.cast(a, wide), self.cast(b, wide))
-    return self.cast(r, dtype)
+      return self.op(op_type, *inputs, **attrs)
+    data = range(len(inputs)) if data is None else data
+    ins = [self.cast(x, wide) if i in data else x for i, x in enumerate(inputs)]
+    out = self.op(op_type, *ins, **attrs)
+    return self.cast(out, dtype) if result_is_data else out
+
+  def where(self, cond: str, a: str, b: str, dtype) -> str:
+    """Where(cond, a, b) for values of `dtype` (any dtype JAX has)."""
+    return self.op_as(dtype, "Where", cond, a, b, data=(1, 2))
 
   @property
   def aval_out(self):

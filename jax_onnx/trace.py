@@ -75,11 +75,11 @@ _NUMPY_FOLDS = {
 # kernels are not all exact (Where(c, -0.0, x) in float16 loses the sign).
 _HALF = (np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16))
 
-# Primitives that only move or relabel data: ONNX Runtime runs them in any
-# dtype, so bfloat16 stays bfloat16 (everything else computes in float32).
+# Primitives that only move or relabel data, with ONNX Runtime kernels for half
+# floats: they stay in bfloat16/float16 (everything else computes in float32;
+# not broadcast_in_dim: ORT has no bfloat16 Expand).
 _ANY_DTYPE = {
-    _prims.convert_element_type_p, _prims.reshape_p, _prims.broadcast_in_dim_p,
-    _prims.transpose_p, _prims.squeeze_p, _prims.concatenate_p, _prims.slice_p,
+    _prims.convert_element_type_p, _prims.reshape_p, _prims.transpose_p, _prims.squeeze_p, _prims.concatenate_p, _prims.slice_p,
     _prims.gather_p, _prims.dynamic_slice_p, _prims.copy_p, _prims.stop_gradient_p,
     _prims.device_put_p, _prims.sharding_constraint_p,
 }

@@ -27,6 +27,8 @@ def _float_to_int(ctx, x, src, dst):
   """XLA's conversion: truncate, saturate at the int range, NaN -> 0.
   (ONNX leaves out-of-range casts undefined.)"""
   info = np.iinfo(dst)
+  if np.dtype(src).itemsize < 4:   # (b)float16 -> float32 is exact and has kernels
+    x, src = ctx.cast(x, np.float32), np.dtype(np.float32)
   # 2**bits is exact in every float type, so `x >= top` is an exact test.
   top = ctx.scalar(float(info.max) + 1.0, src)
   lowest = ctx.scalar(float(info.min), src)

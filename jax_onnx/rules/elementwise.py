@@ -32,9 +32,22 @@ _register_simple({
     P.neg_p: "Neg", P.abs_p: "Abs", P.exp_p: "Exp", P.log_p: "Log",
     P.tanh_p: "Tanh", P.logistic_p: "Sigmoid", P.erf_p: "Erf", P.sqrt_p: "Sqrt",
     P.sin_p: "Sin", P.cos_p: "Cos", P.floor_p: "Floor", P.ceil_p: "Ceil",
-    P.max_p: "Max", P.min_p: "Min",
-    P.eq_p: "Equal", P.lt_p: "Less", P.le_p: "LessOrEqual", P.gt_p: "Greater",
-    P.ge_p: "GreaterOrEqual",
+    P.eq_p: "Equal",
+}, "elementwise")
+
+
+def _register_kernel_checked(table: dict, family: str):
+  """One ONNX op per primitive, run in a wider dtype where ORT lacks a kernel."""
+  for prim, (onnx_op, result_is_data) in table.items():
+    def rule(ctx, *args, _op=onnx_op, _data=result_is_data):
+      return ctx.op_as(ctx.avals_in[0].dtype, _op, *args, result_is_data=_data)
+    register_rule(prim, family=family, onnx_ops=[onnx_op])(rule)
+
+
+_register_kernel_checked({
+    P.max_p: ("Max", True), P.min_p: ("Min", True),
+    P.lt_p: ("Less", False), P.le_p: ("LessOrEqual", False),
+    P.gt_p: ("Greater", False), P.ge_p: ("GreaterOrEqual", False),
 }, "elementwise")
 
 
@@ -74,9 +87,12 @@ def _div(ctx, x, y):
 @register_rule(P.sign_p, family="elementwise", onnx_ops=["Sign"])
 def _sign(ctx, x):
   s = ctx.op("Sign", x)
-  if dt.is_float(ctx.aval_out.dtype):   # sign(NaN) = NaN and sign(-0.0) = -0.0 in JAX
-    s = ctx.op("Where", ctx.op("Equal", x, ctx.scalar(0, ctx.aval_out.dtype)), x, s)
-    s = ctx.op("Where", ctx.op("IsNaN", x), x, s)
+  if dt.is_float(ctx.aval_out.dtype):
+    # sign(NaN) = NaN and sign(+-0.0) = +-0.0 in JAX: keep Sign's result only
+    # where |x| > 0. x goes in Where's *last* input: ORT's Where drops the sign
+    # of a -0.0 it selects from its middle input.
+    s = ctx.op("Where", ctx.op("Greater", ctx.op("Abs", x), ctx.scalar(0, ctx.aval_out.dtype)),
+               s, x)
   return s
 
 
@@ -98,7 +114,8 @@ def _log1p(ctx, x, **_):
   u = ctx.op("Add", x, one)
   um1 = ctx.op("Sub", u, one)
   exact = ctx.op("Mul", ctx.op("Log", u), ctx.op("Div", x, um1))
-  r = ctx.op("Where", ctx.op("Equal", um1, ctx.scalar(0, dtype)), x, exact)
+  # x in Where's last input keeps log1p(-0.0) = -0.0 (see _sign).
+  r = ctx.op("Where", ctx.op("Not", ctx.op("Equal", um1, ctx.scalar(0, dtype))), exact, x)
   return ctx.op("Where", ctx.op("IsInf", u, detect_negative=0), u, r)   # log1p(-inf) = NaN
 
 
@@ -110,7 +127,7 @@ def _expm1(ctx, x, **_):
   u = ctx.op("Exp", x)
   um1 = ctx.op("Sub", u, one)
   exact = ctx.op("Mul", um1, ctx.op("Div", x, ctx.op("Log", u)))
-  r = ctx.op("Where", ctx.op("Equal", um1, ctx.scalar(0, dtype)), x, exact)
+  r = ctx.op("Where", ctx.op("Not", ctx.op("Equal", um1, ctx.scalar(0, dtype))), exact, x)
   r = ctx.op("Where", ctx.op("Equal", um1, ctx.scalar(-1, dtype)), um1, r)
   return ctx.op("Where", ctx.op("IsInf", u), u, r)
 
@@ -165,19 +182,21 @@ def _select_n(ctx, which, *cases):
   pred = ctx.consts_in[0]
   if pred is not None and pred.size and np.all(pred.reshape(-1) == pred.reshape(-1)[0]):
     return cases[int(pred.reshape(-1)[0])]   # a constant choice (e.g. jnp.var's where=True)
+  dtype = ctx.aval_out.dtype
   if dt.is_bool(ctx.avals_in[0].dtype):
-    return ctx.op("Where", which, cases[1], cases[0])
+    return ctx.where(which, cases[1], cases[0], dtype)
   # which is an int index: pick case i where which == i, last case by default.
   wdtype = ctx.avals_in[0].dtype
   out = cases[-1]
   for i in range(len(cases) - 2, -1, -1):
-    out = ctx.op("Where", ctx.op("Equal", which, ctx.scalar(i, wdtype)), cases[i], out)
+    out = ctx.where(ctx.op("Equal", which, ctx.scalar(i, wdtype)), cases[i], out, dtype)
   return out
 
 
 @register_rule(P.clamp_p, family="elementwise", onnx_ops=["Max", "Min"])
 def _clamp(ctx, lo, x, hi):
-  return ctx.op("Min", ctx.op("Max", x, lo), hi)
+  dtype = ctx.aval_out.dtype
+  return ctx.op_as(dtype, "Min", ctx.op_as(dtype, "Max", x, lo), hi)
 
 
 # ---------------------------------------------------------------------------

@@ -88,15 +88,14 @@ def _gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode,
       out = ctx.op("Slice", x, ctx.ints([start]), ctx.ints([start + size]), ctx.ints([axis]))
       if axis in collapsed:
         out = ctx.op("Squeeze", out, ctx.ints([axis]))
-      kept = [d for d in range(len(op_shape)) if d not in collapsed]
     else:
       window = starts if size == 1 else starts[..., None] + np.arange(size)
       out = ctx.op("Gather", x, ctx.const(window.astype(I64)), axis=axis)
-      nw = nb + (0 if size == 1 else 1)
-      perm = list(range(axis, axis + nw)) + list(range(axis)) + list(
-          range(axis + nw, len(op_shape) - 1 + nw))
+      # Gather gives op[:axis] + batch + (window) + op[axis+1:]; move batch first.
+      out_rank = len(op_shape) - 1 + nb + (0 if size == 1 else 1)
+      perm = list(range(axis, axis + nb)) + list(range(axis)) + list(range(axis + nb, out_rank))
       if perm != list(range(len(perm))):
-        out = ctx.op("Transpose", out, perm=perm)    # batch (+ window) + the other dims
+        out = ctx.op("Transpose", out, perm=perm)    # batch + offset dims in operand order
       if size == 1 and axis not in collapsed:
         others = [d for d in range(len(op_shape)) if d != axis]
         out = ctx.op("Unsqueeze", out, ctx.ints([nb + sorted(others + [axis]).index(axis)]))
@@ -121,11 +120,8 @@ def _gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode,
         range(axis + nb, len(op_shape) + nb))
     if perm != list(range(len(perm))):
       out = ctx.op("Transpose", out, perm=perm)     # batch... + offset dims in operand order
-    kept = list(range(len(op_shape)))
   else:
-    raise NotImplementedError(
-        "gather with windows (slice size > 1) on several indexed axes: use "
-        "lax.dynamic_slice per axis, or open an issue with the indexing expression")
+    out = _gather_windows(ctx, x, clamped, smap, slice_sizes, collapsed, rest, nb)
   # Now: batch dims then offset dims (in operand order); JAX puts the offsets at
   # dimension_numbers.offset_dims and the batch dims everywhere else.
   out_rank = nb + len(dn.offset_dims)
@@ -144,6 +140,41 @@ def _gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, mode,
       mask = ctx.op("Unsqueeze", mask, ctx.ints(offset_pos))
     dtype = ctx.aval_out.dtype
     out = ctx.where(mask, ctx.scalar(_fill_value(dtype, fill_value), dtype), out, dtype)
+  return out
+
+
+def _gather_windows(ctx, x, starts, smap, slice_sizes, collapsed, rest, nb):
+  """General gather with windows on several indexed axes: GatherND over the
+  full grid of start + offset indices. Returns batch dims + offset dims in
+  operand order."""
+  k = len(smap)
+  # starts[j]: (batch..., 1). Grid j: (batch..., 1.., size_j at nb+j, ..1).
+  grids = []
+  for j, (start, axis) in enumerate(zip(starts, smap)):
+    offsets = np.arange(slice_sizes[axis], dtype=I64).reshape(
+        [1] * nb + [slice_sizes[axis] if i == j else 1 for i in range(k)])
+    g = ctx.op("Unsqueeze", ctx.op("Squeeze", start, ctx.ints([-1])) if nb else
+               ctx.op("Squeeze", start, ctx.ints([0])), ctx.ints(list(range(nb, nb + k))))
+    grids.append(ctx.op("Add", g, ctx.const(offsets)))
+  zero = None
+  for g in grids:   # a zero tensor of the full grid shape, to broadcast each grid
+    z = ctx.op("Mul", g, ctx.scalar(0, I64))
+    zero = z if zero is None else ctx.op("Add", zero, z)
+  index = ctx.op("Concat", *[ctx.op("Unsqueeze", ctx.op("Add", g, zero), ctx.ints([-1]))
+                             for g in grids], axis=-1)       # batch... x sizes... x k
+  perm = smap + rest
+  if perm != list(range(len(perm))):
+    x = ctx.op("Transpose", x, perm=perm)
+  out = ctx.op("GatherND", x, index, batch_dims=0)     # batch + windows (smap order) + rest
+  drop = [nb + j for j, a in enumerate(smap) if a in collapsed]
+  if drop:
+    out = ctx.op("Squeeze", out, ctx.ints(drop))
+  # Order the offset dims as in the operand.
+  offsets = [a for a in smap if a not in collapsed] + rest
+  order = sorted(range(len(offsets)), key=lambda i: offsets[i])
+  perm = list(range(nb)) + [nb + i for i in order]
+  if perm != list(range(len(perm))):
+    out = ctx.op("Transpose", out, perm=perm)
   return out
 
 
@@ -208,3 +239,13 @@ case("gather_static_index_ops", lambda x: (x[:, 0], x[:, 1:5:2], x[:, 2:4], x[:,
      covers="gather", forbid_ops=("GatherND",))
 case("gather_static_window_batch", lambda x: jnp.stack([x[:, i:i + 2] for i in range(3)]), _X,
      covers="gather")
+case("gather_windows_two_axes", lambda x, i: lax.gather(
+    x, i, lax.GatherDimensionNumbers(offset_dims=(1, 2), collapsed_slice_dims=(0,),
+                                     start_index_map=(0, 2)),
+    slice_sizes=(1, 6, 2), mode=lax.GatherScatterMode.CLIP),
+     Spec((5, 6, 4)), Spec(("B", 2), "int32", "int", 6), covers="gather")
+case("gather_static_window_inner_axis", lambda x: lax.gather(
+    x, jnp.array([[0], [1]], jnp.int32),
+    lax.GatherDimensionNumbers(offset_dims=(1, 2, 3), collapsed_slice_dims=(),
+                               start_index_map=(1,)),
+    slice_sizes=(x.shape[0], 3, 4), mode=lax.GatherScatterMode.CLIP), _X, covers="gather")

@@ -42,11 +42,11 @@ def _dot_general(ctx, lhs, rhs, *, dimension_numbers, preferred_element_type=Non
   if len(lc) == 1 and (not batch and len(rf) <= 1 or len(lf) == 1 and len(rf) == 1):
     # Already (..., M, K) @ (..., K, N), or x (..., K) @ W (K[, N]) where MatMul
     # broadcasts the leading dims itself (numpy matmul semantics, 1-D included).
-    return ctx.op("MatMul", lhs, rhs)
-  lhs3 = ctx.op("Reshape", lhs, ctx.shape(batch + [_prod(l_free), _prod(k)]))
-  rhs3 = ctx.op("Reshape", rhs, ctx.shape(batch + [_prod(k), _prod(r_free)]))
-  out = ctx.op("MatMul", lhs3, rhs3)
-  return ctx.op("Reshape", out, ctx.shape(batch + l_free + r_free))
+    return ctx.op_as(out_dtype, "MatMul", lhs, rhs)
+  lhs3 = ctx.reshape(lhs, batch + [_prod(l_free), _prod(k)])
+  rhs3 = ctx.reshape(rhs, batch + [_prod(k), _prod(r_free)])
+  out = ctx.op_as(out_dtype, "MatMul", lhs3, rhs3)
+  return ctx.reshape(out, batch + l_free + r_free)
 
 
 def _permute(ctx, x, perm):

@@ -23,13 +23,13 @@ def _same_shape(a, b) -> bool:
 @register_rule(P.reshape_p, family="structural", onnx_ops=["Reshape"])
 def _reshape(ctx, x, *, new_sizes, dimensions, **params):
   del params
+  shape = ctx.avals_in[0].shape
   if dimensions is not None:   # reshape of a transposed operand
     x = ctx.op("Transpose", x, perm=list(dimensions))
-  if _same_shape(ctx.avals_in[0].shape, new_sizes):
+    shape = [shape[d] for d in dimensions]
+  if _same_shape(shape, new_sizes):
     return x
-  # A 0 in an ONNX Reshape target means "copy that dim" unless allowzero is set.
-  zero = any(isinstance(d, (int, np.integer)) and d == 0 for d in new_sizes)
-  return ctx.op("Reshape", x, ctx.shape(new_sizes), allowzero=1 if zero else None)
+  return ctx.reshape(x, new_sizes)
 
 
 @register_rule(P.broadcast_in_dim_p, family="structural",
@@ -116,6 +116,8 @@ def _stack(ctx, *xs, axis):
 @register_rule(_EXTRA["unstack"], family="structural", onnx_ops=["Split", "Squeeze"])
 def _unstack(ctx, x, *, axis):
   n = len(ctx.avals_out)
+  if n == 0:   # unstacking an empty axis
+    return []
   parts = ctx.op("Split", x, axis=int(axis), num_outputs=n, outputs=n) if n > 1 else [x]
   axes = ctx.ints([axis])
   return [ctx.op("Squeeze", p, axes) for p in parts]
