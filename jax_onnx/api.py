@@ -148,7 +148,13 @@ def export_avals(fn: Callable, avals: list, in_tree, options: ExportOptions) -> 
         "exported. Use jnp/lax operations (jnp.where, lax.cond), or export with "
         "a static size for that dimension.") from None
   if export.missing:
-    raise UnsupportedPrimitiveError(export.missing)
+    from jax_onnx.registry import NOT_YET_IMPLEMENTED
+    reasons = {n: export.reasons.get(n) or NOT_YET_IMPLEMENTED.get(n, "")
+               for n in export.missing}
+    raise UnsupportedPrimitiveError(export.missing, reasons)
+  if not out_leaves:
+    raise SpecError("the function returns no arrays, and an ONNX model needs at "
+                    "least one output: return the values the model should compute.")
   t_trace = time.perf_counter()
 
   out_names = _io_names(options.output_names, len(outs), "output")

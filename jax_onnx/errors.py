@@ -9,7 +9,7 @@ class JaxOnnxError(Exception):
 class UnsupportedPrimitiveError(JaxOnnxError, NotImplementedError):
   """One or more JAX primitives in the function have no ONNX rule."""
 
-  def __init__(self, missing: dict[str, list[str]]):
+  def __init__(self, missing: dict[str, list[str]], reasons: dict[str, str] | None = None):
     self.missing = missing
     lines = [f"jax_onnx cannot export this function: {len(missing)} JAX "
              f"primitive(s) have no ONNX rule:"]
@@ -17,6 +17,8 @@ class UnsupportedPrimitiveError(JaxOnnxError, NotImplementedError):
       shown = sources[:3]
       more = f" (+{len(sources) - 3} more)" if len(sources) > 3 else ""
       lines.append(f"  - '{name}' at {'; '.join(shown)}{more}")
+      if reasons and reasons.get(name):
+        lines.append(f"    ({reasons[name]})")
     lines.append(
         "To add one, register a rule:\n"
         "    @jax_onnx.register_rule(<the Primitive object>)\n"

@@ -25,6 +25,11 @@ def is_spec_leaf(x) -> bool:
 
 
 def _check_dtype(dtype) -> np.dtype:
+  if _is_key(dtype):
+    raise SpecError(
+        f"an input is a PRNG key ({dtype}): ONNX has no key type. Pass "
+        "jax.random.key_data(key) (uint32 words) and rebuild the key inside the "
+        "function with jax.random.wrap_key_data(...).")
   try:
     dt = np.dtype(dtype)
   except TypeError:
@@ -42,6 +47,13 @@ def _check_dtype(dtype) -> np.dtype:
   except UnsupportedDtypeError as e:
     raise SpecError(str(e)) from None
   return dt
+
+
+def _is_key(dtype) -> bool:
+  try:
+    return bool(jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key))
+  except TypeError:   # not a dtype at all: reported below
+    return False
 
 
 def to_avals(leaves: Sequence[Any]) -> list:

@@ -115,7 +115,8 @@ class ExportState:
     self.consts = ConstantPool(self.root, self.namer)
     self.root_builder = GraphBuilder(self.root, self.namer, self.consts)
     self.dims = SymbolicDims(self.root_builder)
-    self.missing: dict[str, list[str]] = {}
+    self.missing: dict[str, list[str]] = {}   # primitive name -> source lines
+    self.reasons: dict[str, str] = {}          # why a primitive cannot be exported
     self.functions: dict = {}   # (jaxpr id, avals) -> (jaxpr, LocalFunction)
     self.call_site = None       # Source of the enclosing higher-order primitive
     self.fold = getattr(options, "constant_folding", True)
@@ -205,10 +206,13 @@ class OnnxTrace(_compat.Trace):
     out_avals = list(out_avals) if multiple else [out_avals]
     if effects:
       rule = None   # effects (prints, callbacks, ordered IO) have no ONNX meaning
+      self.export.reasons.setdefault(primitive.name, (
+          "it has side effects (printing, callbacks, IO), which an ONNX graph cannot "
+          "express: remove it from the exported function"))
 
     if any(t.value == MISSING for t in ins):
       outs = [OnnxTracer(self, a, MISSING) for a in out_avals]
-    elif (folded := self._fold(primitive, ins, out_avals, params)) is not None:
+    elif not effects and (folded := self._fold(primitive, ins, out_avals, params)) is not None:
       outs = folded
     elif rule is None:
       source = _compat.current_source(self.export.call_site).line()

@@ -733,6 +733,47 @@ class LargeWeightsTest(parameterized.TestCase):
       np.testing.assert_allclose(sess.run(None, {"input": x})[0], f(x), rtol=1e-5, atol=1e-5)
 
 
+class BadInputMessagesTest(parameterized.TestCase):
+  """Each bad input gets an error that says what is wrong and what to do."""
+
+  def test_prng_key_argument(self):
+    with self.assertRaisesRegex(jax_onnx.SpecError, "PRNG key.*key_data"):
+      jax_onnx.transform(lambda k: jax.random.normal(k, (3,)))(jax.random.key(0))
+
+  def test_float8_and_complex_specs(self):
+    import ml_dtypes
+    for dtype in (ml_dtypes.float8_e4m3fn, np.complex64):
+      with self.assertRaisesRegex(jax_onnx.SpecError, "no ONNX equivalent.*Cast"):
+        jax_onnx.transform(lambda x: x).lower(jax.ShapeDtypeStruct((2,), dtype))
+
+  def test_function_without_outputs(self):
+    with self.assertRaisesRegex(jax_onnx.SpecError, "no arrays.*at least one output"):
+      jax_onnx.transform(lambda x: ()).lower((3,))
+
+  def test_side_effects_and_callbacks_say_why(self):
+    def f(x):
+      jax.debug.print("{}", x)
+      y = jax.pure_callback(np.sin, jax.ShapeDtypeStruct((3,), jnp.float32), x)
+      return x * 2 + y
+    with self.assertRaises(jax_onnx.UnsupportedPrimitiveError) as cm:
+      jax_onnx.transform(f).lower((3,))
+    message = str(cm.exception)
+    self.assertIn("'debug_print'", message)
+    self.assertIn("side effects", message)
+    self.assertIn("'pure_callback'", message)
+    self.assertIn("calls back into Python", message)
+    self.assertIn(THIS_FILE, message)
+
+  def test_no_trace_state_left_after_a_failed_export(self):
+    from jax._src import core
+    before = core.trace_ctx.trace
+    with self.assertRaises(jax_onnx.UnsupportedPrimitiveError):
+      jax_onnx.transform(lambda x: jnp.cumsum(x)).lower((3,))
+    self.assertIs(core.trace_ctx.trace, before)
+    np.testing.assert_allclose(jnp.sin(jnp.ones(2)), np.sin(np.ones(2)), rtol=1e-6)
+    _check(jax_onnx.transform(jnp.tanh).lower(("B", 3)), jnp.tanh, _rand((2, 3)))
+
+
 class _FakeSpec:
   """Something with shape and dtype attributes, the dtype being anything."""
 

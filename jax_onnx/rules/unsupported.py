@@ -34,6 +34,9 @@ not_implemented({
        for p in ["complex", "conj", "real", "imag"]},
     **{p: "mutable array references (jax.new_ref): state, not dataflow"
        for p in ["get", "swap"]},
+    **{p: "calls back into Python, which an ONNX graph cannot do: compute the "
+          "value with jnp/lax, or outside the exported function"
+       for p in ["pure_callback", "io_callback", "debug_callback"]},
     "custom_lin": "appears only inside autodiff (linearize), never in a forward graph",
     "empty2": "allocates uninitialised memory for mutable refs",
     "name": "a debugging name on a value (planned: keep it as the ONNX value name)",
