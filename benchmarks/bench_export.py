@@ -133,10 +133,27 @@ def measure(kind: str, n: int, repeat: int) -> dict:
 
 
 
+def repeated_exports(kind: str, n: int, times: int) -> list[float]:
+  """Memory still allocated (tracemalloc, MiB) after each of `times` exports of
+  fresh functions of the same size: flat = nothing accumulates across exports."""
+  tracemalloc.start()
+  held = []
+  for _ in range(times):
+    exported = jax_onnx.transform(BUILDERS[kind](n)).lower(SPEC)
+    exported.model
+    del exported
+    gc.collect()
+    held.append(tracemalloc.get_traced_memory()[0] / 2**20)
+  tracemalloc.stop()
+  return held
+
 
 def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
+  ap.add_argument("--repeated", type=int, default=5,
+                  help="exports of a 5000-primitive chain for the memory-growth check "
+                       "(0: skip)")
   ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
   ap.add_argument("--kinds", nargs="+", default=list(BUILDERS), choices=list(BUILDERS))
   ap.add_argument("--repeat", type=int, default=3)
@@ -170,6 +187,10 @@ def main(argv=None):
     cells = "  ".join(f"N={n}: {us:.1f}" for n, us in per)
     ratio = per[-1][1] / per[0][1] if len(per) > 1 else 1.0
     print(f"{kind:6} {cells}   last/first = {ratio:.2f}")
+  if args.repeated:
+    held = repeated_exports("chain", 5000, args.repeated)
+    print(f"\n# memory held after each of {args.repeated} exports of a 5000-step chain "
+          "(MiB, tracemalloc): " + ", ".join(f"{m:.2f}" for m in held))
   return rows
 
 
