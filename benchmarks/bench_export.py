@@ -30,7 +30,6 @@ import tracemalloc
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import jax_onnx
 

@@ -42,7 +42,7 @@ import numpy as np
 import jax_onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import EXAMPLES, EXAMPLES_DIR, cpu_model, load_example  # noqa: E402
+from _common import EXAMPLES, cpu_model, load_example  # noqa: E402
 
 RTOL = ATOL = 1e-4
 

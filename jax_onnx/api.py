@@ -6,7 +6,7 @@ import functools
 import os
 import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import jax
 import numpy as np

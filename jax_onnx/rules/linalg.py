@@ -6,7 +6,6 @@ import numpy as np
 from jax import lax
 from jax.extend.core import primitives as P
 
-from jax_onnx import _compat
 from jax_onnx.registry import Spec, case, register_rule
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jax.extend.core import primitives as P
 
 from jax_onnx import dtypes as dt

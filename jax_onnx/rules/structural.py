@@ -1,16 +1,13 @@
 """Shape-changing primitives: reshape, broadcast, transpose, squeeze, concat, slice, iota."""
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.extend.core import primitives as P
 
 from jax_onnx import _compat
-from jax_onnx import dtypes as dt
 from jax_onnx.registry import Spec, case, register_rule
-from jax_onnx.shapes import is_static
 
 
 def _same_shape(a, b) -> bool:
