@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 import numpy as np
 from jax.extend.core import primitives as P
 
@@ -83,3 +84,9 @@ case("dim_as_value_mean", lambda x: jnp.sum(x, axis=0) / x.shape[0], _S,
      covers="dim_as_value")
 case("dim_as_value_arange", lambda x: x + jnp.arange(x.shape[0], dtype=jnp.float32)[:, None, None],
      _S, covers="dim_as_value")
+case("dim_floordiv_slice", lambda x: lax.slice_in_dim(x, 0, x.shape[0] // 2, axis=0) * 2.0,
+     ("B", 4, 3), covers="dim_as_value")
+case("dim_floordiv_value", lambda x: x * (x.shape[0] // 2 + x.shape[0] % 2), ("B", 4, 3),
+     covers="dim_as_value")
+case("dim_product_of_two_vars", lambda x, y: (x[:, :, None] * y[:, None, :]).reshape(
+    x.shape[0], -1).sum(axis=1), ("B", 4), Spec(("B", 3)), covers="dim_as_value")
