@@ -35,7 +35,8 @@ def call_as_function(trace, name: str, closed_jaxpr, tracers) -> list[OnnxTracer
     fname = _unique(export, name)
     # trace_subgraph makes the new trace current while the body is evaluated.
     graph, out_avals = trace_subgraph(
-        trace, fname, lambda *a: _compat.eval_jaxpr(closed_jaxpr.jaxpr, closed_jaxpr.consts, *a),
+        trace, fname,
+        lambda _, *a: _compat.eval_jaxpr(closed_jaxpr.jaxpr, closed_jaxpr.consts, *a),
         [t.aval for t in tracers])
     captured = sorted(graph.free_names())
     entry = LocalFunction(fname, graph, captured, out_avals)

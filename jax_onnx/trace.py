@@ -323,10 +323,11 @@ def tracing(trace: OnnxTrace):
 
 
 def trace_subgraph(parent: OnnxTrace, name: str, fn: Callable, in_avals: Sequence):
-  """Traces `fn` into a new ONNX graph nested in `parent`'s (a Loop/If/Scan
-  body or a local function). Returns (graph, output avals). Values of enclosing
-  graphs that `fn` uses are read by name (ONNX outer scope); constants are root
-  initializers. Every output is produced inside the graph, as ONNX requires."""
+  """Traces `fn(sub_trace, *inputs)` into a new ONNX graph nested in
+  `parent`'s (a Loop/If body or a local function), with `sub_trace` current.
+  Returns (graph, output avals). Values of enclosing graphs that `fn` uses are
+  read by name (ONNX outer scope); constants are root initializers. Every
+  output is produced inside the graph, as ONNX requires."""
   export = parent.export
   builder = export.subgraph_builder(name, parent.builder.graph)
   graph = builder.graph
@@ -337,7 +338,7 @@ def trace_subgraph(parent: OnnxTrace, name: str, fn: Callable, in_avals: Sequenc
     graph.inputs.append((iname, aval.dtype, onnx_dims(aval.shape)))
     inputs.append(trace.new_input(iname, aval))
   with tracing(trace):
-    outs = [trace.lift(o) for o in fn(*inputs)]
+    outs = [trace.lift(o) for o in fn(trace, *inputs)]
     if export.missing:
       return graph, [o.aval for o in outs]
     produced = {o for node in graph.nodes for o in node.outputs}

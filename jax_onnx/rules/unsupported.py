@@ -2,7 +2,6 @@
 from jax_onnx.registry import not_implemented
 
 _LATER_LAX = "planned in the lax-coverage issue"
-_CONTROL = "planned in the control-flow issue (ONNX Loop/If/Scan subgraphs)"
 _COLLECTIVE = ("a collective across devices: an ONNX graph runs on one device, so "
                "export the per-device function instead")
 _EFFECT = "an effect/token with no meaning in an inference graph"
@@ -26,7 +25,7 @@ not_implemented({
         "random_gamma", "rng_uniform", "rng_bit_generator", "custom_linear_solve",
         "tridiagonal_solve", "tridiagonal", "eig", "eigh", "qr", "svd", "lu", "schur",
         "hessenberg", "householder_product"]},
-    **{p: _CONTROL for p in ["scan", "while", "cond"]},
+
     **{p: _COLLECTIVE for p in ["psum", "pmax", "pmin", "all_gather", "all_to_all",
                                 "ppermute", "ragged_all_to_all", "axis_index"]},
     **{p: _EFFECT for p in ["create_token", "after_all"]},

@@ -1,0 +1,223 @@
+"""Control flow as ONNX subgraphs: cond/switch -> If, while -> Loop, scan -> Loop.
+
+Each body is a sub-jaxpr evaluated compositionally under a fresh OnnxTrace
+that builds the ONNX subgraph (trace.trace_subgraph). Values from outside a
+body (weights, loop constants, xs) are read by name from the enclosing scope,
+never copied into the subgraph. A scan stays one Loop whatever its length: the
+graph does not grow with the number of iterations.
+"""
+from __future__ import annotations
+
+import numpy as np
+from jax.extend.core import primitives as P
+
+from jax_onnx import _compat
+from jax_onnx.registry import register_rule
+from jax_onnx.shapes import onnx_dims
+from jax_onnx.trace import OnnxTracer, trace_subgraph
+
+_I64 = np.dtype(np.int64)
+_LOOP_COUNTERS = [_compat.ShapedArray((), _I64), _compat.ShapedArray((), np.dtype(np.bool_))]
+
+
+def _node_outputs(trace, names, avals):
+  """Tracers for a control-flow node's outputs, with their types recorded."""
+  names = names if isinstance(names, list) else [names]
+  types = trace.builder.graph.value_types
+  outs = []
+  for name, aval in zip(names, avals):
+    types[name] = (aval.dtype, onnx_dims(aval.shape))
+    outs.append(OnnxTracer(trace, aval, name))
+  return outs
+
+
+def _body(closed_jaxpr, *args):
+  """Evaluates a sub-jaxpr on the current (sub)trace."""
+  return _compat.eval_jaxpr(closed_jaxpr.jaxpr, closed_jaxpr.consts, *args)
+
+
+# ---------------------------------------------------------------------------
+# cond / switch -> If
+
+@register_rule(P.cond_p, family="control_flow", higher_order=True, onnx_ops=["If"])
+def _cond(trace, tracers, *, branches, **params):
+  del params
+  index, operands = tracers[0], tracers[1:]
+  if index.const is not None:   # the branch is known at export time: splice it
+    return trace.eval_jaxpr(branches[int(index.const)], operands)
+  return _switch(trace, index, list(branches), operands, 0)
+
+
+def _switch(trace, index, branches, operands, first):
+  """If(index == first) then branches[0] else (the others): nested for switch."""
+  if len(branches) == 1:
+    return trace.eval_jaxpr(branches[0], operands)
+  b = trace.builder
+  idx = trace.materialize(trace.lift(index))
+  is_first = b.op("Equal", idx, b.const(np.asarray(first, index.aval.dtype)))
+  then_graph, out_avals = trace_subgraph(
+      trace, "then", lambda sub: _body(branches[0], *operands), [])
+  else_graph, _ = trace_subgraph(
+      trace, "else", lambda sub: _switch(sub, index, branches[1:], operands, first + 1), [])
+  names = b.op("If", is_first, outputs=len(out_avals), then_branch=then_graph,
+               else_branch=else_graph)
+  return _node_outputs(trace, names, out_avals)
+
+
+# ---------------------------------------------------------------------------
+# while -> Loop (no trip count; the condition is re-evaluated in the body)
+
+@register_rule(P.while_p, family="control_flow", higher_order=True, onnx_ops=["Loop"])
+def _while(trace, tracers, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+  cond_consts = tracers[:cond_nconsts]
+  body_consts = tracers[cond_nconsts:cond_nconsts + body_nconsts]
+  init = tracers[cond_nconsts + body_nconsts:]
+  (keep_going,) = trace.eval_jaxpr(cond_jaxpr, cond_consts + init)
+  keep_going = trace.lift(keep_going)
+  if keep_going.const is not None and not keep_going.const:
+    return init   # the loop never runs
+
+  def body(sub, i, cond, *carry):
+    del i, cond
+    new_carry = _body(body_jaxpr, *body_consts, *carry)
+    (again,) = _body(cond_jaxpr, *cond_consts, *new_carry)
+    return [again, *new_carry]
+
+  graph, _ = trace_subgraph(trace, "while_body", body,
+                            _LOOP_COUNTERS + [t.aval for t in init])
+  names = trace.builder.op("Loop", None, trace.materialize(keep_going),
+                           *[trace.materialize(t) for t in init],
+                           outputs=len(init), body=graph)
+  return _node_outputs(trace, names, [t.aval for t in init])
+
+
+# ---------------------------------------------------------------------------
+# scan -> Loop with a trip count; xs are indexed in the body, ys stacked by Loop
+
+@register_rule(P.scan_p, family="control_flow", higher_order=True, onnx_ops=["Loop", "Gather"])
+def _scan(trace, tracers, *, jaxpr, length, reverse, num_consts, num_carry, **params):
+  del params   # unroll, linear, _split_transpose: no effect on the values
+  consts = tracers[:num_consts]
+  init = tracers[num_consts:num_consts + num_carry]
+  xs = tracers[num_consts + num_carry:]
+  b = trace.builder
+  if _compat.is_symbolic_dim(length):
+    trip = trace.export.dims.scalar(length, _I64)
+  else:
+    trip = b.const(np.asarray(int(length), _I64))
+  last = b.op("Sub", trip, b.const(np.asarray(1, _I64))) if reverse else None
+  x_names = [trace.materialize(x) for x in xs]
+  y_avals = jaxpr.out_avals[num_carry:]
+
+  def body(sub, i, cond, *carry):
+    del cond
+    sb = sub.builder
+    step = sb.op("Sub", last, i.value) if reverse else i.value
+    x_t = [OnnxTracer(sub, x.aval.update(shape=x.aval.shape[1:]),
+                      sb.op("Gather", name, step, axis=0))
+           for x, name in zip(xs, x_names)]
+    outs = _body(jaxpr, *consts, *carry, *x_t)
+    keep_going = OnnxTracer(sub, _LOOP_COUNTERS[1], None, np.asarray(True))
+    return [keep_going, *outs]
+
+  graph, _ = trace_subgraph(trace, "scan_body", body,
+                            _LOOP_COUNTERS + [t.aval for t in init])
+  names = b.op("Loop", trip, None, *[trace.materialize(t) for t in init],
+               outputs=num_carry + len(y_avals), body=graph)
+  names = names if isinstance(names, list) else [names]
+  carry_out, ys = names[:num_carry], names[num_carry:]
+  if reverse:   # Loop stacked the ys in iteration order: flip them
+    flip = [b.const(np.asarray([-1], _I64)), b.const(np.asarray([np.iinfo(np.int64).min], _I64)),
+            b.const(np.asarray([0], _I64)), b.const(np.asarray([-1], _I64))]
+    ys = [b.op("Slice", y, *flip) for y in ys]
+  stacked = [a.update(shape=(length, *a.shape)) for a in y_avals]
+  return _node_outputs(trace, carry_out + ys, [t.aval for t in init] + stacked)
+
+
+# ---------------------------------------------------------------------------
+# Test cases (static and dynamic batch, like every case).
+
+def _cases():
+  import jax
+  import jax.numpy as jnp
+  from jax import lax
+
+  from jax_onnx.registry import Spec, case
+
+  rng = np.random.default_rng(7)
+  w = rng.standard_normal((3, 3)).astype(np.float32) / 2
+  X = ("B", 3)
+
+  # cond / switch
+  case("cond_two_branches", lambda x: lax.cond(x.sum() > 0, lambda a: a * 2, lambda a: a - 1, x),
+       X, covers="cond", expect_ops=("If",))
+  case("cond_pytree_and_weights", lambda x: lax.cond(
+      jnp.mean(x) > 0, lambda a: {"y": jnp.tanh(a @ w), "n": a.sum()},
+      lambda a: {"y": a * 0.5, "n": a.max()}, x), X, covers="cond")
+  case("cond_per_example_vmap", jax.vmap(lambda r: lax.cond(r[0] > 0, jnp.sin, jnp.cos, r)), X,
+       covers="cond")
+  case("switch_three_branches", lambda i, x: lax.switch(
+      i[0], [lambda a: a * 2, lambda a: a - 1, lambda a: jnp.sin(a)], x),
+       Spec((1,), "int32", "int", 3), X, covers="cond")
+  case("cond_constant_predicate", lambda x: lax.cond(True, jnp.sin, jnp.cos, x), X,
+       covers="cond", forbid_ops=("If",))
+
+  # while / fori_loop
+  def newton_sqrt(x):
+    def body(c):
+      y, it = c
+      return y - (y * y - x) / (2 * y), it + 1
+    def cond(c):
+      y, it = c
+      return jnp.logical_and(jnp.max(jnp.abs(y * y - x)) > 1e-4 * jnp.max(x), it < 100)
+    return lax.while_loop(cond, body, (x, 0))
+  case("while_newton_to_tolerance", newton_sqrt, Spec(X, "float32", "positive"),
+       covers="while", expect_ops=("Loop",))
+  case("fori_loop_dynamic_bounds", lambda x, n: lax.fori_loop(0, n[0], lambda i, c: c * 0.9 + i, x),
+       X, Spec((1,), "int32", "index", 6), covers="while")
+  case("while_never_runs", lambda x: lax.while_loop(lambda c: c[1] < 0, lambda c: (c[0] * 2, c[1]),
+                                                      (x, 1))[0], X, covers="while")
+
+  # scan
+  case("scan_carry_and_ys", lambda x: lax.scan(lambda c, a: (c + a, c * a), x[0], x), X,
+       covers="scan", expect_ops=("Loop",))
+  case("scan_reverse", lambda x: lax.scan(lambda c, a: (c * 0.5 + a, jnp.sin(c)), x[0], x,
+                                          reverse=True), X, covers="scan")
+  case("scan_consts_no_xs", lambda x: lax.scan(lambda c, _: (jnp.tanh(c @ w), c.sum()), x, None,
+                                               length=4), X, covers="scan")
+  case("fori_loop_static_bounds", lambda x: lax.fori_loop(0, 5, lambda i, c: c * 1.5 + i, x), X,
+       covers="scan")
+  case("scan_over_feature_axis", lambda x: lax.scan(lambda c, a: (c + a, c), jnp.zeros(x.shape[0]),
+                                                     x.T)[1].T, X, covers="scan")
+  case("scan_checkpointed_body", lambda x: lax.scan(jax.checkpoint(
+      lambda c, a: (jnp.sin(c) + a, c)), x[0], x), X, covers="scan")
+  case("vmap_of_scan", jax.vmap(lambda r: lax.scan(lambda c, a: (c * a + 1, c), 1.0, r)), X,
+       covers="scan")
+  case("nested_scan_in_cond_in_while", lambda x: lax.while_loop(
+      lambda c: c[1] < 3,
+      lambda c: (lax.cond(c[1] < 1,
+                          lambda a: lax.scan(lambda s, t: (s + t, s), a[0], a)[1],
+                          lambda a: a * 0.5, c[0]), c[1] + 1),
+      (x, 0))[0], X, covers="while")
+
+  # A bidirectional LSTM over time, batch-major input (B, T, F).
+  lstm_w = rng.standard_normal((2, 3 + 4, 16)).astype(np.float32) * 0.3
+
+  def lstm(xs, wd, reverse):
+    def cell(carry, x_t):
+      h, c = carry
+      z = jnp.concatenate([x_t, h], axis=-1) @ wd
+      i, f, g, o = jnp.split(z, 4, axis=-1)
+      c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+      h = jax.nn.sigmoid(o) * jnp.tanh(c)
+      return (h, c), h
+    h0 = jnp.zeros((xs.shape[0], 4), xs.dtype)
+    _, hs = lax.scan(cell, (h0, h0), jnp.swapaxes(xs, 0, 1), reverse=reverse)
+    return jnp.swapaxes(hs, 0, 1)
+
+  case("bidirectional_lstm", lambda xs: jnp.concatenate(
+      [lstm(xs, lstm_w[0], False), lstm(xs, lstm_w[1], True)], axis=-1),
+       ("B", 5, 3), covers="scan", rtol=1e-4, atol=1e-5)
+
+
+_cases()
