@@ -28,6 +28,10 @@ DimFactor = _shape_poly._DimFactor
 _siu.register_exclusion(os.path.dirname(os.path.abspath(__file__)))
 
 
+def current_trace():
+  return _core.trace_ctx.trace
+
+
 class Source:
   """Where a JAX op came from: its SourceInfo, and the Source of the call
   (jit, custom_jvp, ...) it was spliced from. Inside jnp's inline jits the

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import sys
 import threading
 import time
 from typing import Callable, Sequence
@@ -82,6 +83,7 @@ class OnnxFunction:
     self.options = options
     self._cache: dict = {}
     self._lock = threading.Lock()
+    self._traced_fn = _nnx_aware(fn)
     functools.update_wrapper(self, fn, updated=())
 
   def __call__(self, *args):
@@ -106,7 +108,28 @@ class OnnxFunction:
     ('B', 30) (float32), or arrays; pytrees of those. String dims are symbolic."""
     leaves, in_tree = jax.tree_util.tree_flatten(specs, is_leaf=_specs.is_spec_leaf)
     avals = _specs.to_avals(leaves)
-    return export_avals(self.fn, avals, in_tree, self.options)
+    return export_avals(self._traced_fn, avals, in_tree, self.options)
+
+
+def _nnx_aware(fn: Callable) -> Callable:
+  """A Flax NNX module is split into (graph, state) and merged again inside the
+  trace, as nnx.jit does: its Variables then belong to the ONNX trace, so NNX
+  transforms inside the model (nnx.scan over a layer stack, nnx.vmap, ...) see
+  one trace level. The state's arrays become the model's initializers."""
+  if "flax.nnx" not in sys.modules:   # then fn cannot be an NNX module
+    return fn
+  from flax import nnx
+  if not isinstance(fn, nnx.Module):
+    return fn
+  graphdef, state = nnx.split(fn)
+
+  def call(*args):
+    from jax_onnx.trace import OnnxTrace
+    trace = _compat.current_trace()
+    if isinstance(trace, OnnxTrace):   # the state's arrays as constants of this trace
+      return nnx.merge(graphdef, jax.tree.map(trace.lift, state))(*args)
+    return nnx.merge(graphdef, state)(*args)
+  return call
 
 
 def _as_array(x):

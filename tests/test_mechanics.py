@@ -774,6 +774,55 @@ class BadInputMessagesTest(parameterized.TestCase):
     _check(jax_onnx.transform(jnp.tanh).lower(("B", 3)), jnp.tanh, _rand((2, 3)))
 
 
+class ControlFlowTest(parameterized.TestCase):
+  """Control flow at model scale: a layer stack stays one loop."""
+
+  @staticmethod
+  def _layer_stack(depth):
+    from flax import nnx
+
+    class Block(nnx.Module):
+      def __init__(self, rngs):
+        self.norm = nnx.LayerNorm(16, rngs=rngs)
+        self.up = nnx.Linear(16, 32, rngs=rngs)
+        self.down = nnx.Linear(32, 16, rngs=rngs)
+
+      def __call__(self, x):
+        return x + self.down(jax.nn.gelu(self.up(self.norm(x))))
+
+    @nnx.split_rngs(splits=depth)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def create(rngs):
+      return Block(rngs)
+
+    class Stack(nnx.Module):
+      def __init__(self):
+        self.blocks = create(nnx.Rngs(0))
+
+      def __call__(self, x):
+        @nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)
+        def forward(x, block):
+          return block(x)
+        return forward(x, self.blocks)
+
+    return Stack()
+
+  def test_nnx_scan_layer_stack_size_independent_of_depth(self):
+    counts = {}
+    for depth in (2, 12):
+      from flax import nnx
+      model = self._layer_stack(depth)
+      exported = jax_onnx.transform(model).lower(("B", 8, 16))
+      onnx.checker.check_model(exported.model, full_check=True)
+      counts[depth] = len(testing.op_types(exported.model))
+      self.assertIn("Loop", testing.op_types(exported.model))
+      for b in (2, 5):
+        x = _rand((b, 8, 16), seed=b)
+        expected = nnx.jit(lambda m, x: m(x))(model, x)
+        testing.assert_close(exported(x), expected, 1e-4, 1e-4)
+    self.assertLessEqual(abs(counts[12] - counts[2]), 3, counts)
+
+
 class _FakeSpec:
   """Something with shape and dtype attributes, the dtype being anything."""
 
