@@ -781,14 +781,19 @@ class ControlFlowTest(parameterized.TestCase):
   def _layer_stack(depth):
     from flax import nnx
 
-    class Block(nnx.Module):
+    class Block(nnx.Module):   # a pre-LN transformer block
       def __init__(self, rngs):
-        self.norm = nnx.LayerNorm(16, rngs=rngs)
+        self.norm1 = nnx.LayerNorm(16, rngs=rngs)
+        self.attn = nnx.MultiHeadAttention(num_heads=4, in_features=16, decode=False,
+                                           rngs=rngs)
+        self.norm2 = nnx.LayerNorm(16, rngs=rngs)
         self.up = nnx.Linear(16, 32, rngs=rngs)
         self.down = nnx.Linear(32, 16, rngs=rngs)
 
       def __call__(self, x):
-        return x + self.down(jax.nn.gelu(self.up(self.norm(x))))
+        h = self.norm1(x)
+        x = x + self.attn(h, h, h)
+        return x + self.down(jax.nn.gelu(self.up(self.norm2(x))))
 
     @nnx.split_rngs(splits=depth)
     @nnx.vmap(in_axes=(0,), out_axes=0)

@@ -200,6 +200,13 @@ def _cases():
                           lambda a: a * 0.5, c[0]), c[1] + 1),
       (x, 0))[0], X, covers="while")
 
+  case("nested_scan_cond_while_jit_scan", lambda x: lax.scan(
+      jax.jit(lambda c, a: (lax.while_loop(
+          lambda s: s[1] < 2,
+          lambda s: (lax.cond(s[1] == 0, lambda v: lax.scan(lambda u, t: (u * 0.5 + t, u), v, a)[0],
+                              jnp.tanh, s[0]), s[1] + 1),
+          (c, 0))[0], c.sum())), x[0], x), X, covers="scan")
+
   # A bidirectional LSTM over time, batch-major input (B, T, F).
   lstm_w = rng.standard_normal((2, 3 + 4, 16)).astype(np.float32) * 0.3
 
