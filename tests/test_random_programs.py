@@ -6,8 +6,16 @@ Each step applies one shape-safe op to existing values (elementwise unary and
 binary ops with broadcasting, keepdims reductions, transpose, reshape,
 concatenate, static slices and basic indexing, matmuls, softmax, a layer norm),
 or wraps a few steps in a named `jax.jit`, a `jax.vmap` over the leading axis
-or a `jax.checkpoint`, or takes the `jax.grad` of the sum of one step. The
-program returns its last value (or last two values).
+or a `jax.checkpoint`, or takes the `jax.grad` of the sum of one step. Control
+flow wraps sub-sequences of steps too:
+  cond[sum(v) > 0](branch, branch)            lax.cond, data-dependent predicate
+  switch[clip(floor(sum(v)) + 1, 0, 2)](...)  lax.switch, three branches
+      (branches return a value of one common shape: possibly an operand as is)
+  scan[reverse](init=v[0], xs=v)              lax.scan over the leading axis (which
+      may be symbolic); the carry is a running op (sum, tanh of sum, mean, max) of
+      the rows or of a body value, ys the body's last value
+  fori_loop[0..k] / while_loop[i < k]         static trip count 1..4 over a carry
+The program returns its last value (or last two values).
 
 Each program is exported with `jax_onnx.transform(fn).lower(...)`, either for
 static shapes or with the leading input dimension symbolic ('B', then run at
@@ -19,7 +27,12 @@ Values stay numerically tame: every value carries a bound on its magnitude,
 ops whose result could exceed BOUND_LIMIT are replaced by tanh, and a forward
 error estimate (rounding at each op, propagated through each op's Lipschitz
 constant) sets the absolute tolerance, so float reassociation never fails a
-test. Gradients are only taken through smooth ops (no abs/relu/max/where kinks,
+test. Loops keep the carry within a bound fixed before the body is drawn (the
+carry update is chosen to respect it) and propagate the error estimate through
+every iteration. A program whose cond/switch predicate comes within rounding
+distance of a branch boundary (recorded with jax.debug.callback in the JAX
+run) is rejected, not compared: there JAX and ONNX Runtime may rightly differ.
+Gradients are only taken through smooth ops (no abs/relu/max/where kinks,
 where rounding could flip a branch).
 
 Environment:
@@ -43,7 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl.testing import absltest, parameterized
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 import jax_onnx
@@ -509,9 +522,18 @@ class OpStep:
   params: tuple
   grad: bool        # out = grad(lambda a: sum(op(a, *args[1:])))(args[0])
   shape: tuple      # the result's shape in the step's own context
+  arg_vals: tuple = ()   # the argument Vals (bounds) the step was drawn with
 
   def uses(self):
     return set(self.args)
+
+  def children(self):
+    return []
+
+  def reerr(self, errs: dict):
+    """Recomputes the result's error estimate from the current errors of its arguments."""
+    args = [dataclasses.replace(v, err=errs[v.idx]) for v in self.arg_vals]
+    errs[self.out] = _finish(OPS[self.op], self.params, args, self.grad)[2]
 
   def defines(self):
     return [self.out]
@@ -525,14 +547,15 @@ class OpStep:
     else:
       env[self.out] = op.fn(self.params, *vals)
 
-  def lines(self, indent: str):
+  def rhs(self) -> str:
     op = OPS[self.op]
     if self.grad:
       names = ["a"] + [f"v{a}" for a in self.args[1:]]
-      rhs = f"grad(lambda a: sum({op.fmt(self.params, *names)}))(v{self.args[0]})"
-    else:
-      rhs = op.fmt(self.params, *[f"v{a}" for a in self.args])
-    return [f"{indent}v{self.out} = {rhs}".ljust(60) + f"  # {fmt_shape(self.shape)}"]
+      return f"grad(lambda a: sum({op.fmt(self.params, *names)}))(v{self.args[0]})"
+    return op.fmt(self.params, *[f"v{a}" for a in self.args])
+
+  def lines(self, indent: str):
+    return [f"{indent}v{self.out} = {self.rhs()}".ljust(60) + f"  # {fmt_shape(self.shape)}"]
 
 
 @dataclasses.dataclass
@@ -549,6 +572,12 @@ class Block:
 
   def defines(self):
     return list(self.outs)
+
+  def children(self):
+    return [self.body]
+
+  def reerr(self, errs: dict):
+    _reerr(self.body, errs)
 
   def run(self, env: dict):
     inputs, outs, body = self.inputs, self.outs, self.body
@@ -579,6 +608,245 @@ class Block:
     out = [f"{indent}{outs} = {head}({args}):"]
     for step in self.body:
       out += step.lines(indent + "    ")
+    return out
+
+
+def _reerr(steps, errs: dict):
+  for step in steps:
+    step.reerr(errs)
+
+
+def _outer_uses(body, defined=()):
+  """Values a body reads from outside itself, in first-use order."""
+  defined, used = set(defined), []
+  for step in body:   # (a nested step's uses are its own outer reads)
+    for u in sorted(step.uses()):
+      if u not in defined and u not in used:
+        used.append(u)
+    defined.update(step.defines())
+  return used
+
+
+# While RECORDING, every cond/switch predicate reports the summed value and its
+# sum to PRED_LOG (jax.debug.callback, unrolled per example under vmap), so a
+# program whose predicate lies within rounding distance of a branch boundary
+# (where JAX and ONNX Runtime may legitimately pick different branches) is
+# rejected instead of compared. Only the JAX reference run records.
+RECORDING = False
+PRED_LOG: list = []
+
+
+def _log_pred(step, v, s):
+  PRED_LOG.append((step, np.asarray(v), float(s)))
+
+
+def _ambiguous(log) -> bool:
+  for step, v, s in log:
+    n = v.size
+    # |sum_onnx - sum_jax| <= n * err(v) + rounding of both sums; twice that as a margin
+    margin = 2 * (n * step.pred_err + 2 * (n + 2) * EPS * float(np.abs(v).sum()))
+    if margin > 0 and min(abs(s - b) for b in step.boundaries()) <= margin:
+      return True
+  return False
+
+
+@dataclasses.dataclass
+class Cond:
+  """v_out = cond[sum(v_pred) > 0](branch 0, branch 1), or a 3-way switch on
+  clip(floor(sum(v_pred)) + 1, 0, 2). Each branch is a sub-sequence of steps
+  returning a value of the common shape (possibly an operand: the identity)."""
+  kind: str                 # cond | switch
+  out: int
+  pred: int                 # the value whose sum decides the branch
+  operands: tuple           # outer values the branches read, passed as operands
+  branches: list            # per branch, its steps
+  branch_outs: tuple        # per branch, the value it returns
+  shape: tuple
+  pred_err: float = 0.0     # max error estimate of v_pred (over loop iterations)
+
+  def uses(self):
+    return set(self.operands) | {self.pred}
+
+  def defines(self):
+    return [self.out]
+
+  def children(self):
+    return list(self.branches)
+
+  def boundaries(self):
+    return (0.0,) if self.kind == "cond" else (0.0, 1.0)
+
+  def reerr(self, errs: dict):
+    self.pred_err = max(self.pred_err, errs[self.pred])
+    for body in self.branches:
+      _reerr(body, errs)
+    errs[self.out] = max(errs[o] for o in self.branch_outs)
+
+  def run(self, env: dict):
+    v = env[self.pred]
+    s = jnp.sum(v)
+    if RECORDING:
+      jax.debug.callback(lambda v, s, step=self: _log_pred(step, v, s), v, s)
+    operands = self.operands
+
+    def branch(body, out):
+      def fn(*vals):
+        local = dict(zip(operands, vals))
+        for step in body:
+          step.run(local)
+        return local[out]
+      return fn
+    fns = [branch(b, o) for b, o in zip(self.branches, self.branch_outs)]
+    vals = [env[i] for i in operands]
+    if self.kind == "cond":
+      env[self.out] = jax.lax.cond(s > 0, fns[0], fns[1], *vals)
+    else:
+      index = jnp.clip(jnp.floor(s) + 1, 0, 2).astype(jnp.int32)
+      env[self.out] = jax.lax.switch(index, fns, *vals)
+
+  def _head(self):
+    if self.kind == "cond":
+      return f"cond[sum(v{self.pred}) > 0]"
+    return f"switch[clip(floor(sum(v{self.pred})) + 1, 0, 2)]"
+
+  def lines(self, indent: str):
+    inline = []
+    for body, out in zip(self.branches, self.branch_outs):
+      if not body:
+        inline.append(f"v{out}")
+      elif len(body) == 1 and isinstance(body[0], OpStep) and body[0].out == out:
+        inline.append(body[0].rhs())
+      else:
+        break
+    else:
+      return [f"{indent}v{self.out} = {self._head()}({', '.join(inline)})".ljust(60) +
+              f"  # {fmt_shape(self.shape)}"]
+    ops = ", ".join(f"v{i}" for i in self.operands)
+    out = [f"{indent}v{self.out} = {self._head()}(operands=({ops})):".ljust(60) +
+           f"  # {fmt_shape(self.shape)}"]
+    names = ["true", "false"] if self.kind == "cond" else ["0", "1", "2"]
+    for name, body, ret in zip(names, self.branches, self.branch_outs):
+      out.append(f"{indent}  branch {name}:")
+      for step in body:
+        out += step.lines(indent + "    ")
+      out.append(f"{indent}    return v{ret}")
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class CarryUpdate:
+  fmt: str
+  fn: Callable        # (c, y) -> new carry
+  bound: Callable     # (bound c, bound y) -> bound of the result
+  lip: tuple          # Lipschitz constants in c and y
+  ulps: int
+
+
+CARRY_UPDATES = {
+    "add": CarryUpdate("{c} + {y}", lambda c, y: c + y, lambda bc, by: bc + by, (1, 1), 2),
+    "tanh_add": CarryUpdate("tanh({c} + {y})", lambda c, y: jnp.tanh(c + y),
+                            lambda bc, by: 1.0, (1, 1), 6),
+    "avg": CarryUpdate("0.5 * ({c} + {y})", lambda c, y: 0.5 * (c + y), max, (0.5, 0.5), 3),
+    "max": CarryUpdate("maximum({c}, {y})", jnp.maximum, max, (1, 1), 0),
+    "y": CarryUpdate("{y}", lambda c, y: y, lambda bc, by: by, (0, 1), 0),
+    "tanh_y": CarryUpdate("tanh({y})", lambda c, y: jnp.tanh(y), lambda bc, by: 1.0, (0, 1), 4),
+}
+
+
+@dataclasses.dataclass
+class Loop:
+  """A loop whose body is a sub-sequence of steps over a carry:
+    scan:  carry, ys = lax.scan(body, xs[0], xs, reverse); body(c, row) -> (update(c, y), y_out)
+    fori:  lax.fori_loop(0, trips, lambda i, c: update(c, y), init)
+    while: lax.while_loop(lambda s: s[0] < trips, lambda s: (s[0] + 1, update(s[1], y)), (0, init))
+  The carry's bound is fixed before the body is drawn (`carry_bound`) and the
+  update is chosen so that it holds at every iteration; errors are propagated
+  through `trips` iterations of the body."""
+  kind: str                 # scan | fori | while
+  outs: tuple               # (carry,) or, for scan, (carry, ys)
+  init: int                 # fori/while: the initial carry; scan: xs (initial carry xs[0])
+  reverse: bool
+  trips: int                # iterations (scan: the largest length of xs)
+  carry: int                # the carry inside the body
+  row: int | None           # scan: the row of xs inside the body
+  body: list
+  update: str               # a CARRY_UPDATES key
+  y: int                    # the value the update combines with the carry
+  ys: int | None            # scan: the value stacked into ys
+  consts: tuple             # outer values the body reads (closed over)
+  carry_bound: float
+  y_bound: float
+  shapes: tuple             # of the outputs
+
+  def uses(self):
+    return set(self.consts) | {self.init}
+
+  def defines(self):
+    return list(self.outs)
+
+  def children(self):
+    return [self.body]
+
+  def reerr(self, errs: dict):
+    upd = CARRY_UPDATES[self.update]
+    c_err, ys_err = errs[self.init], 0.0
+    if self.row is not None:
+      errs[self.row] = errs[self.init]
+    for _ in range(self.trips):
+      errs[self.carry] = c_err
+      _reerr(self.body, errs)
+      if self.ys is not None:
+        ys_err = max(ys_err, errs[self.ys])
+      bound = upd.bound(self.carry_bound, self.y_bound)
+      new = (upd.lip[0] * c_err + upd.lip[1] * errs[self.y] +
+             EPS * max(1, upd.ulps) * max(1.0, bound))
+      c_err = max(c_err, new)
+    errs[self.outs[0]] = c_err
+    if self.ys is not None:
+      errs[self.outs[1]] = ys_err
+
+  def run(self, env: dict):
+    consts = {u: env[u] for u in self.consts}
+    upd = CARRY_UPDATES[self.update]
+
+    def body(c, row=None):
+      local = dict(consts)
+      local[self.carry] = c
+      if self.row is not None:
+        local[self.row] = row
+      for step in self.body:
+        step.run(local)
+      return upd.fn(c, local[self.y]), (local[self.ys] if self.ys is not None else None)
+
+    x = env[self.init]
+    if self.kind == "scan":
+      c, ys = jax.lax.scan(body, x[0], x, reverse=self.reverse)
+      env[self.outs[0]], env[self.outs[1]] = c, ys
+    elif self.kind == "fori":
+      env[self.outs[0]] = jax.lax.fori_loop(0, self.trips, lambda i, c: body(c)[0], x)
+    else:
+      trips = self.trips
+      env[self.outs[0]] = jax.lax.while_loop(lambda s: s[0] < trips,
+                                             lambda s: (s[0] + 1, body(s[1])[0]), (0, x))[1]
+
+  def lines(self, indent: str):
+    outs = ", ".join(f"v{o}" for o in self.outs)
+    shapes = ", ".join(fmt_shape(s) for s in self.shapes)
+    if self.kind == "scan":
+      head = (f"scan{'[reverse]' if self.reverse else ''}(init=v{self.init}[0], "
+              f"xs=v{self.init}) over (carry v{self.carry}, row v{self.row})")
+    elif self.kind == "fori":
+      head = f"fori_loop[0..{self.trips}](init=v{self.init}) over (carry v{self.carry})"
+    else:
+      head = f"while_loop[i < {self.trips}](init=v{self.init}) over (carry v{self.carry})"
+    out = [f"{indent}{outs} = {head}:".ljust(60) + f"  # {shapes}"]
+    for step in self.body:
+      out += step.lines(indent + "    ")
+    ret = CARRY_UPDATES[self.update].fmt.format(c=f"v{self.carry}", y=f"v{self.y}")
+    if self.ys is not None:
+      out.append(f"{indent}    return {ret}, v{self.ys}   # carry, y")
+    else:
+      out.append(f"{indent}    return {ret}")
     return out
 
 
@@ -672,7 +940,7 @@ def _draw_op_step(draw, ctx: Context, vals: list, wrapper: str | None):
     op, name, args, params = OPS["tanh"], "tanh", (x,), ()
     shape, bound, err = _finish(op, params, args, grad)
   idx = ctx.new_idx()
-  step = OpStep(idx, name, tuple(a.idx for a in args), params, grad, shape)
+  step = OpStep(idx, name, tuple(a.idx for a in args), params, grad, shape, tuple(args))
   return step, [Val(idx, shape, bound, err)]
 
 
@@ -714,15 +982,108 @@ def _draw_block(draw, ctx: Context, vals: list, kind: str, depth: int):
   return Block(kind, name, tuple(used), mapped, body, outs), out_vals
 
 
+def _draw_cond(draw, ctx: Context, vals: list, kind: str, depth: int):
+  pred = _newest(draw, vals, "pred")
+  drawn = []
+  for _ in range(2 if kind == "cond" else 3):
+    n = draw(st.integers(0, MAX_BLOCK_STEPS), label="branch_steps")
+    drawn.append(_draw_steps(draw, ctx, vals, n, depth + 1))
+  # the common result shape: the first branch's last value's if every branch can
+  # return a value of that shape, ... else the newest outer value's (always can)
+  scopes = [list(reversed(new)) + list(reversed(vals)) for _, new in drawn]
+  for shape in [new[-1].shape for _, new in drawn if new] + [vals[-1].shape]:
+    if all(any(v.shape == shape for v in scope) for scope in scopes):
+      break
+  rets = [next(v for v in scope if v.shape == shape) for scope in scopes]
+  outer = {v.idx for v in vals}
+  operands = []
+  for (body, _), ret in zip(drawn, rets):
+    for u in _outer_uses(body) + ([ret.idx] if ret.idx in outer else []):
+      if u not in operands:
+        operands.append(u)
+  out = ctx.new_idx()
+  step = Cond(kind, out, pred.idx, tuple(operands), [b for b, _ in drawn],
+              tuple(r.idx for r in rets), shape)
+  errs = {v.idx: v.err for v in vals}
+  step.reerr(errs)
+  return step, [Val(out, shape, max(r.bound for r in rets), errs[out])]
+
+
+def _draw_loop(draw, ctx: Context, vals: list, kind: str, depth: int):
+  if kind == "scan":
+    ranked = [v for v in vals if v.shape]
+    if not ranked:
+      return None
+    xs = _newest(draw, ranked, "xs")
+    length, row_shape = xs.shape[0], xs.shape[1:]
+    trips = dmax(length)
+    reverse = draw(st.booleans(), label="reverse")
+    update = draw(st.sampled_from(["tanh_add", "add", "avg", "max"]), label="update")
+    if update == "add" and xs.bound * (trips + 1) > BOUND_LIMIT:
+      update = "tanh_add"
+    # a bound of the carry at every iteration (the initial carry is xs[0])
+    carry_bound = {"add": xs.bound * (trips + 1), "tanh_add": max(1.0, xs.bound)}.get(
+        update, xs.bound)
+    carry = Val(ctx.new_idx(), row_shape, carry_bound, xs.err)
+    row = Val(ctx.new_idx(), row_shape, xs.bound, xs.err)
+    inner = [carry, row]
+    init = xs
+  else:
+    init = _newest(draw, vals, "init")
+    trips = draw(st.integers(1, 4), label="trips")
+    carry_bound = max(1.0, init.bound)
+    carry = Val(ctx.new_idx(), init.shape, carry_bound, init.err)
+    row, inner, reverse = None, [carry], False
+  n = draw(st.integers(0, MAX_BLOCK_STEPS), label="body_steps")
+  body, new = _draw_steps(draw, ctx, vals + inner, n, depth + 1)
+  if kind == "scan":
+    if update == "add":   # a running sum of the rows
+      y = row
+    else:
+      ys_ = [v for v in reversed(new) if v.shape == carry.shape and
+             (update == "tanh_add" or v.bound <= carry_bound)]
+      y = ys_[0] if ys_ else row
+    stacked = new[-1] if new else carry
+    if not shape_ok((length,) + stacked.shape):
+      stacked = carry
+  else:
+    ys_ = [v for v in reversed(new) if v.shape == carry.shape]
+    y = ys_[0] if ys_ else carry
+    options = ["tanh_y"] + (["y", "avg"] if y is not carry and y.bound <= carry_bound else [])
+    update = draw(st.sampled_from(options), label="update")
+    stacked = None
+  consts = tuple(_outer_uses(body, {v.idx for v in inner}))
+  if kind == "scan":
+    outs = (ctx.new_idx(), ctx.new_idx())
+    shapes = (carry.shape, (length,) + stacked.shape)
+  else:
+    outs = (ctx.new_idx(),)
+    shapes = (carry.shape,)
+  step = Loop(kind, outs, init.idx, reverse, trips, carry.idx, row.idx if row else None, body,
+              update, y.idx, stacked.idx if stacked else None, consts, carry_bound, y.bound,
+              shapes)
+  errs = {v.idx: v.err for v in vals}
+  step.reerr(errs)
+  out_vals = [Val(outs[0], shapes[0], carry_bound, errs[outs[0]])]
+  if kind == "scan":
+    out_vals.append(Val(outs[1], shapes[1], stacked.bound, errs[outs[1]]))
+  return step, out_vals
+
+
 def _draw_steps(draw, ctx: Context, vals: list, n: int, depth: int):
   steps, new_vals = [], []
   vals = list(vals)
   for _ in range(n):
-    kind = draw(st.integers(0, 11), label="step_kind")
-    wrapper = {8: "jit", 9: "vmap", 10: "checkpoint", 11: "grad"}.get(kind)
+    kind = draw(st.integers(0, 16), label="step_kind")
+    wrapper = {8: "jit", 9: "vmap", 10: "checkpoint", 11: "grad", 12: "cond", 13: "switch",
+               14: "scan", 15: "fori", 16: "while"}.get(kind)
     result = None
     if wrapper in ("jit", "vmap", "checkpoint") and depth < MAX_DEPTH:
       result = _draw_block(draw, ctx, vals, wrapper, depth)
+    elif wrapper in ("cond", "switch") and depth < MAX_DEPTH:
+      result = _draw_cond(draw, ctx, vals, wrapper, depth)
+    elif wrapper in ("scan", "fori", "while") and depth < MAX_DEPTH:
+      result = _draw_loop(draw, ctx, vals, wrapper, depth)
     if result is None:
       result = _draw_op_step(draw, ctx, vals, wrapper if wrapper == "grad" else None)
     step, produced = result
@@ -767,25 +1128,41 @@ def programs(draw, dynamic: bool, named_jits: str):
 # Checking.
 
 
-def check_program(prog: Program):
+def check_program(prog: Program) -> bool:
+  """Compares the export with jax.jit(fn); False (not compared) if a cond/switch
+  predicate is within rounding distance of a branch boundary."""
+  global RECORDING
   fn = prog.fn
   # JAX itself must accept the program (else it is a generator bug, not a jax_onnx one).
-  jitted = jax.jit(fn)
+  PRED_LOG.clear()
+  RECORDING = True
+  try:
+    jitted = jax.jit(lambda *xs: fn(*xs))
+    expected = [(batch, xs, jitted(*xs)) for batch, xs in prog.runs()]
+    jax.effects_barrier()
+  finally:
+    RECORDING = False
+  if _ambiguous(PRED_LOG):
+    STATS["ambiguous"] += 1
+    return False
   exported = jax_onnx.transform(fn, named_jits=prog.named_jits).lower(*prog.specs())
-  for batch, xs in prog.runs():
-    expected = jitted(*xs)
+  for batch, xs, want in expected:
     actual = exported(*xs)
-    jt.assert_close(actual, expected, rtol=RTOL, atol=prog.atol(),
+    jt.assert_close(actual, want, rtol=RTOL, atol=prog.atol(),
                     where=f"batch={batch}" if batch else "static")
   STATS["programs"] += 1
-  STATS["steps"] += sum(1 for _ in _walk(prog.steps))
+  for step in _walk(prog.steps):
+    STATS["steps"] += 1
+    if not isinstance(step, OpStep):
+      STATS[step.kind] += 1
+  return True
 
 
 def _walk(steps):
   for s in steps:
     yield s
-    if isinstance(s, Block):
-      yield from _walk(s.body)
+    for body in s.children():
+      yield from _walk(body)
 
 
 class RandomProgramsTest(parameterized.TestCase):
@@ -797,7 +1174,8 @@ class RandomProgramsTest(parameterized.TestCase):
     @SETTINGS
     @given(prog=programs(dynamic, named_jits))
     def inner(prog):
-      check_program(prog)
+      if not check_program(prog):
+        reject()
     inner()
 
   @classmethod
