@@ -1,4 +1,4 @@
-"""Control flow as ONNX subgraphs: cond/switch -> If, while -> Loop, scan -> Loop.
+"""Control flow as ONNX subgraphs: cond/switch -> If, while -> Loop, scan -> Scan/Loop.
 
 Each body is a sub-jaxpr evaluated compositionally under a fresh OnnxTrace
 that builds the ONNX subgraph (trace.trace_subgraph). Values from outside a
@@ -92,14 +92,50 @@ def _while(trace, tracers, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts
 
 
 # ---------------------------------------------------------------------------
-# scan -> Loop with a trip count; xs are indexed in the body, ys stacked by Loop
+# scan -> ONNX Scan when it has xs (measured faster than Loop in ONNX Runtime:
+# benchmarks/bench_scan_loop.py), else Loop with a trip count.
 
-@register_rule(P.scan_p, family="control_flow", higher_order=True, onnx_ops=["Loop", "Gather"])
+# "auto": Scan when there are xs, Loop otherwise; "loop": always Loop (benchmarks).
+SCAN_LOWERING = "auto"
+
+
+@register_rule(P.scan_p, family="control_flow", higher_order=True, onnx_ops=["Scan", "Loop"])
 def _scan(trace, tracers, *, jaxpr, length, reverse, num_consts, num_carry, **params):
   del params   # unroll, linear, _split_transpose: no effect on the values
   consts = tracers[:num_consts]
   init = tracers[num_consts:num_consts + num_carry]
   xs = tracers[num_consts + num_carry:]
+  y_avals = jaxpr.out_avals[num_carry:]
+  stacked = [a.update(shape=(length, *a.shape)) for a in y_avals]
+  out_avals = [t.aval for t in init] + stacked
+  if xs and SCAN_LOWERING == "auto":
+    names = _scan_as_onnx_scan(trace, jaxpr, consts, init, xs, reverse, len(y_avals))
+  else:
+    names = _scan_as_loop(trace, jaxpr, consts, init, xs, length, reverse, len(y_avals))
+  return _node_outputs(trace, names, out_avals)
+
+
+def _scan_as_onnx_scan(trace, jaxpr, consts, init, xs, reverse, num_ys):
+  """ONNX Scan slices the xs and stacks the ys itself; direction 1 walks the
+  xs backwards and prepends the ys, which is JAX's reverse=True."""
+  row_avals = [x.aval.update(shape=x.aval.shape[1:]) for x in xs]
+
+  def body(sub, *args):
+    carry, x_t = args[:len(init)], args[len(init):]
+    return _body(jaxpr, *consts, *carry, *x_t)
+
+  graph, _ = trace_subgraph(trace, "scan_body", body, [t.aval for t in init] + row_avals)
+  direction = 1 if reverse else 0
+  names = trace.builder.op(
+      "Scan", *[trace.materialize(t) for t in init], *[trace.materialize(x) for x in xs],
+      outputs=len(init) + num_ys, body=graph, num_scan_inputs=len(xs),
+      scan_input_directions=[direction] * len(xs) if reverse else None,
+      scan_output_directions=[direction] * num_ys if reverse and num_ys else None)
+  return names if isinstance(names, list) else [names]
+
+
+def _scan_as_loop(trace, jaxpr, consts, init, xs, length, reverse, num_ys):
+  """Loop with a trip count: xs Gathered per step, ys stacked by the Loop."""
   b = trace.builder
   if _compat.is_symbolic_dim(length):
     trip = trace.export.dims.scalar(length, _I64)
@@ -107,7 +143,6 @@ def _scan(trace, tracers, *, jaxpr, length, reverse, num_consts, num_carry, **pa
     trip = b.const(np.asarray(int(length), _I64))
   last = b.op("Sub", trip, b.const(np.asarray(1, _I64))) if reverse else None
   x_names = [trace.materialize(x) for x in xs]
-  y_avals = jaxpr.out_avals[num_carry:]
 
   def body(sub, i, cond, *carry):
     del cond
@@ -123,15 +158,14 @@ def _scan(trace, tracers, *, jaxpr, length, reverse, num_consts, num_carry, **pa
   graph, _ = trace_subgraph(trace, "scan_body", body,
                             _LOOP_COUNTERS + [t.aval for t in init])
   names = b.op("Loop", trip, None, *[trace.materialize(t) for t in init],
-               outputs=num_carry + len(y_avals), body=graph)
+               outputs=len(init) + num_ys, body=graph)
   names = names if isinstance(names, list) else [names]
-  carry_out, ys = names[:num_carry], names[num_carry:]
+  carry_out, ys = names[:len(init)], names[len(init):]
   if reverse:   # Loop stacked the ys in iteration order: flip them
     flip = [b.const(np.asarray([-1], _I64)), b.const(np.asarray([np.iinfo(np.int64).min], _I64)),
             b.const(np.asarray([0], _I64)), b.const(np.asarray([-1], _I64))]
     ys = [b.op("Slice", y, *flip) for y in ys]
-  stacked = [a.update(shape=(length, *a.shape)) for a in y_avals]
-  return _node_outputs(trace, carry_out + ys, [t.aval for t in init] + stacked)
+  return carry_out + ys
 
 
 # ---------------------------------------------------------------------------
@@ -180,7 +214,7 @@ def _cases():
 
   # scan
   case("scan_carry_and_ys", lambda x: lax.scan(lambda c, a: (c + a, c * a), x[0], x), X,
-       covers="scan", expect_ops=("Loop",))
+       covers="scan", expect_ops=("Scan",))
   case("scan_reverse", lambda x: lax.scan(lambda c, a: (c * 0.5 + a, jnp.sin(c)), x[0], x,
                                           reverse=True), X, covers="scan")
   case("scan_consts_no_xs", lambda x: lax.scan(lambda c, _: (jnp.tanh(c @ w), c.sum()), x, None,
