@@ -39,6 +39,7 @@ class ExportOptions:
   constant_folding: bool = True
   optimize: bool = True
   named_jits: str = "inline"     # or "function": named jax.jit -> ONNX local function
+  verify: bool = False           # verify against JAX on random inputs after export
 
   def __post_init__(self):
     if self.named_jits not in ("inline", "function"):
@@ -57,7 +58,8 @@ def transform(fn: Callable, *, opset: int = DEFAULT_OPSET,
               post_transpose: Sequence | None = None,
               constant_folding: bool = True,
               optimize: bool = True,
-              named_jits: str = "inline") -> "OnnxFunction":
+              named_jits: str = "inline",
+              verify: bool = False) -> "OnnxFunction":
   """Returns `fn` as an ONNX function: calling it exports `fn` (once per input
   signature, like jax.jit) and runs the model in ONNX Runtime; `.lower(*specs)`
   exports for given (possibly symbolic) shapes."""
@@ -67,7 +69,8 @@ def transform(fn: Callable, *, opset: int = DEFAULT_OPSET,
       output_names=tuple(output_names) if output_names is not None else None,
       shape_info=shape_info,
       pre_transpose=_perms(pre_transpose), post_transpose=_perms(post_transpose),
-      constant_folding=constant_folding, optimize=optimize, named_jits=named_jits)
+      constant_folding=constant_folding, optimize=optimize, named_jits=named_jits,
+      verify=verify)
   return OnnxFunction(fn, options)
 
 
@@ -108,7 +111,13 @@ class OnnxFunction:
     ('B', 30) (float32), or arrays; pytrees of those. String dims are symbolic."""
     leaves, in_tree = jax.tree_util.tree_flatten(specs, is_leaf=_specs.is_spec_leaf)
     avals = _specs.to_avals(leaves)
-    return export_avals(self._traced_fn, avals, in_tree, self.options)
+    exported = export_avals(self._traced_fn, avals, in_tree, self.options)
+    exported.fn = self._traced_fn
+    if self.options.verify:
+      exported.verification = exported.verify()
+      if not exported.verification:
+        raise JaxOnnxError(f"the exported model does not match JAX:\n{exported.verification}")
+    return exported
 
 
 def _nnx_aware(fn: Callable) -> Callable:
@@ -253,6 +262,8 @@ class Exported:
     self.input_names = input_names
     self.output_names = output_names
     self.stats = stats
+    self.fn = None        # the JAX function, for verify()
+    self.verification = None
     self._model = None
     self._session = None
     self._lock = threading.Lock()
@@ -260,6 +271,17 @@ class Exported:
   @property
   def opset(self) -> int:
     return self.options.opset
+
+  def verify(self, *inputs, rtol: float = 1e-5, atol: float = 1e-5):
+    """Checks the model: onnx.checker (full), then ONNX Runtime with and without
+    its graph optimisations against JAX, on `inputs` (the function's arguments)
+    or, if none are given, on random inputs drawn for the specs (symbolic dims
+    at two sizes). Returns a VerifyResult (truthy when everything passed), with
+    the max absolute and relative error per output."""
+    from jax_onnx import verify as _verify
+    if self.fn is None:
+      raise JaxOnnxError("this Exported does not know its JAX function; verify needs it")
+    return _verify.verify(self, self.fn, inputs, rtol, atol)
 
   @property
   def weight_bytes(self) -> int:

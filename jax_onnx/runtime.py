@@ -16,10 +16,14 @@ F32_SUFFIX = "__as_float32"
 _IN_MEMORY_WEIGHTS_BYTES = 64 << 20
 
 
-def create_session(exported):
+def create_session(exported, optimize: bool = True):
+  """An InferenceSession on the CPU; `optimize=False` disables ORT's graph
+  optimisations (verification runs both)."""
   import onnxruntime as ort
   opts = ort.SessionOptions()
   opts.log_severity_level = 3
+  if not optimize:
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
   initializers = exported.graph.initializers
   values = []
   if exported.weight_bytes > min(_IN_MEMORY_WEIGHTS_BYTES, saving.AUTO_EXTERNAL_BYTES):
@@ -76,11 +80,11 @@ def _with_float32_boundary(model: onnx.ModelProto) -> onnx.ModelProto:
   return m
 
 
-def run(exported, feeds: dict[str, np.ndarray], out_avals) -> list[np.ndarray]:
+def run(exported, feeds: dict[str, np.ndarray], out_avals, session=None) -> list[np.ndarray]:
   """Runs with bfloat16 values carried as float32 across the Python boundary."""
   feeds = {(k + F32_SUFFIX if v.dtype == BF16 else k):
            (v.astype(np.float32) if v.dtype == BF16 else v) for k, v in feeds.items()}
   fetch = [n + F32_SUFFIX if a.dtype == BF16 else n
            for n, a in zip(exported.output_names, out_avals)]
-  outs = exported.session().run(fetch, feeds)
+  outs = (session or exported.session()).run(fetch, feeds)
   return [o.astype(BF16) if a.dtype == BF16 else o for o, a in zip(outs, out_avals)]

@@ -60,9 +60,16 @@ def save(exported, path, external_data: bool | None, size_threshold: int) -> Non
         os.unlink(f)
 
 
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
 def _write_temp(directory: str, suffix: str, write) -> str:
   fd, tmp = tempfile.mkstemp(dir=directory, prefix=".jax_onnx_", suffix=suffix)
   try:
+    os.fchmod(fd, 0o666 & ~_umask())   # mkstemp's 0600 would stick after the rename
     with os.fdopen(fd, "wb") as f:
       write(f)
   except BaseException:

@@ -828,6 +828,33 @@ class ControlFlowTest(parameterized.TestCase):
     self.assertLessEqual(abs(counts[12] - counts[2]), 3, counts)
 
 
+class VerifyTest(parameterized.TestCase):
+
+  def test_verify_random_inputs_at_two_sizes(self):
+    f = lambda x, i: (jnp.tanh(x) * 2, i + 1)
+    exported = jax_onnx.transform(f).lower(("B", 3), jax.ShapeDtypeStruct(("B",), jnp.int32))
+    result = exported.verify()
+    self.assertTrue(result, str(result))
+    self.assertLen(result.outputs, 8)   # 2 outputs x 2 ORT levels x 2 sizes
+    self.assertIn("verification passed", str(result))
+
+  def test_verify_catches_a_wrong_rule(self):
+    cos_p = Primitive("my_cos_for_verify")
+    cos_p.def_abstract_eval(lambda x: x)
+    cos_p.def_impl(np.cos)
+    jax_onnx.register_rule(cos_p)(lambda ctx, x: ctx.op("Sin", x))   # wrong on purpose
+    f = lambda x: cos_p.bind(x) + 1.0
+    exported = jax_onnx.transform(f).lower(("B", 4))
+    # JAX's reference must run eagerly here (the toy primitive has no lowering).
+    from jax_onnx import verify as verify_mod
+    with mock.patch.object(verify_mod.jax, "jit", lambda fn: fn):
+      result = exported.verify(_rand((3, 4)))
+      self.assertFalse(result)
+      self.assertIn("NO", str(result))
+      with self.assertRaisesRegex(jax_onnx.JaxOnnxError, "does not match JAX"):
+        jax_onnx.transform(f, verify=True).lower(("B", 4))
+
+
 class _FakeSpec:
   """Something with shape and dtype attributes, the dtype being anything."""
 

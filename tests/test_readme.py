@@ -45,5 +45,30 @@ class ReadmeTest(absltest.TestCase):
       self.assertEqual(coverage._main(["--check", path]), 0)
 
 
+class ReadmeUsageTest(absltest.TestCase):
+
+  def test_usage_snippet_runs_verbatim(self):
+    """The README's Usage example is executed as written (in a temp dir)."""
+    with open(README, encoding="utf-8") as f:
+      text = f.read()
+    start = text.index("```python", text.index("## Usage")) + len("```python")
+    snippet = text[start:text.index("```", start)]
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as d:
+      os.chdir(d)
+      try:
+        exec(compile(snippet, "README.md (Usage)", "exec"), {"__name__": "readme"})  # noqa: S102
+        self.assertTrue(os.path.exists("model.onnx"))
+        self.assertEqual(os.stat("model.onnx").st_mode & 0o777, 0o666 & ~_umask())
+      finally:
+        os.chdir(cwd)
+
+
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
 if __name__ == "__main__":
   absltest.main()
