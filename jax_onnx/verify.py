@@ -6,7 +6,6 @@ import dataclasses
 import zlib
 
 import jax
-import ml_dtypes
 import numpy as np
 import onnx
 
