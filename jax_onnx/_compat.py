@@ -61,15 +61,6 @@ def current_source(outer: "Source | None" = None) -> Source:
   return Source(_siu.current(), outer)
 
 
-def source_line(source) -> str:
-  """'file.py:12:4 (fn)': the innermost user frame of a Source."""
-  return "unknown" if source is None else source.line()
-
-
-def name_stack() -> str:
-  return str(_siu.current_name_stack())
-
-
 def is_symbolic_dim(d) -> bool:
   return _shape_poly.is_symbolic_dim(d)
 

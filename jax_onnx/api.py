@@ -322,11 +322,14 @@ class Exported:
     return self._session
 
   def __call__(self, *args):
-    feeds = self.check_inputs(args)
-    outs = runtime.run(self, feeds, self._graph_out_avals())
-    outs = [_unpermute(o, _perm_at(self.options.post_transpose, i))
-            for i, o in enumerate(outs)]
+    outs = self.run_feeds(self.check_inputs(args))
     return jax.tree_util.tree_unflatten(self.out_tree, outs)
+
+  def run_feeds(self, feeds: dict[str, np.ndarray], session=None) -> list[np.ndarray]:
+    """Flat outputs, in the function's layout, for checked feeds (check_inputs)."""
+    outs = runtime.run(self, feeds, self._graph_out_avals(), session=session)
+    return [_unpermute(o, _perm_at(self.options.post_transpose, i))
+            for i, o in enumerate(outs)]
 
   def _graph_out_avals(self):
     return _permuted(self.out_avals, self.options.post_transpose, inverse=False)

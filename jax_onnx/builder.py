@@ -22,9 +22,6 @@ class GraphBuilder:
     self.consts = consts
     self.source = None   # set by the trace while a primitive's rule runs
 
-  def fresh(self, prefix: str = "v") -> str:
-    return self.namer(prefix)
-
   def op(self, op_type: str, *inputs: str | None, outputs: int = 1,
          domain: str = "", **attrs: Any):
     """Appends one node; returns its output name (or a list if outputs != 1).
@@ -39,9 +36,6 @@ class GraphBuilder:
 
   def const(self, value, dtype=None) -> str:
     return self.consts.add(np.asarray(value, dtype=dtype))
-
-  def set_type(self, name: str, dtype, shape) -> None:
-    self.graph.value_types[name] = (np.dtype(dtype), tuple(shape))
 
 
 class ConstantPool:

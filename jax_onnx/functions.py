@@ -13,7 +13,6 @@ import re
 
 from jax_onnx import _compat
 from jax_onnx.graph import Graph
-from jax_onnx.shapes import onnx_dims
 from jax_onnx.trace import MISSING, OnnxTracer, trace_subgraph
 
 DOMAIN = "jax_onnx.functions"
@@ -47,13 +46,7 @@ def call_as_function(trace, name: str, closed_jaxpr, tracers) -> list[OnnxTracer
     return [OnnxTracer(trace, a, MISSING) for a in entry.out_avals]
   args = [trace.materialize(t) for t in tracers] + entry.captured
   outs = trace.builder.op(entry.name, *args, outputs=len(entry.out_avals), domain=DOMAIN)
-  outs = outs if isinstance(outs, list) else [outs]
-  types = trace.builder.graph.value_types
-  result = []
-  for value, aval in zip(outs, entry.out_avals):
-    types[value] = (aval.dtype, onnx_dims(aval.shape))
-    result.append(OnnxTracer(trace, aval, value))
-  return result
+  return trace.typed_outputs(outs, entry.out_avals)
 
 
 def _unique(export, name: str) -> str:

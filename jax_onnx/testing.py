@@ -11,9 +11,9 @@ import onnx
 
 import jax_onnx
 from jax_onnx.registry import Case, Spec
+from jax_onnx.verify import DYNAMIC_SIZES as DYNAMIC_BATCHES
 
 STATIC_BATCH = 3
-DYNAMIC_BATCHES = (2, 5)
 
 
 def op_types(model: onnx.ModelProto) -> list[str]:

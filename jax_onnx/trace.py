@@ -79,9 +79,9 @@ _HALF = (np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16))
 # floats: they stay in bfloat16/float16 (everything else computes in float32;
 # not broadcast_in_dim: ORT has no bfloat16 Expand).
 _ANY_DTYPE = {
-    _prims.convert_element_type_p, _prims.reshape_p, _prims.transpose_p, _prims.squeeze_p, _prims.concatenate_p, _prims.slice_p,
-    _prims.gather_p, _prims.dynamic_slice_p, _prims.copy_p, _prims.stop_gradient_p,
-    _prims.device_put_p, _prims.sharding_constraint_p,
+    _prims.convert_element_type_p, _prims.reshape_p, _prims.transpose_p, _prims.squeeze_p,
+    _prims.concatenate_p, _prims.slice_p, _prims.gather_p, _prims.dynamic_slice_p,
+    _prims.copy_p, _prims.stop_gradient_p, _prims.device_put_p, _prims.sharding_constraint_p,
 }
 
 # JAX's abstract evaluation is a pure function of (primitive, avals, params) and
@@ -236,13 +236,18 @@ class OnnxTrace(_compat.Trace):
     if len(names) != len(out_avals):
       raise AssertionError(f"rule for {primitive} returned {len(names)} values, "
                            f"expected {len(out_avals)}")
-    types = builder.graph.value_types
-    outs = []
-    for name, aval in zip(names, out_avals):
-      types.setdefault(name, (aval.dtype, onnx_dims(aval.shape)))
-      outs.append(OnnxTracer(self, aval, name))
     builder.source = None
-    return outs
+    return self.typed_outputs(names, out_avals)
+
+  def typed_outputs(self, names, avals) -> list[OnnxTracer]:
+    """Tracers for values this graph computes (rule results, control-flow and
+    function-call outputs), with their types recorded for the shape info. A
+    name that already has a type (a rule returning its input) keeps it."""
+    names = names if isinstance(names, list) else [names]
+    types = self.builder.graph.value_types
+    for name, aval in zip(names, avals):
+      types.setdefault(name, (aval.dtype, onnx_dims(aval.shape)))
+    return [OnnxTracer(self, aval, name) for name, aval in zip(names, avals)]
 
   def _apply_in_float32(self, rule, primitive, ins, args, out_avals, params):
     """Half-precision arithmetic as XLA does it on CPU: in float32, each result

@@ -84,21 +84,13 @@ def verify(exported, fn, args, rtol: float, atol: float) -> VerifyResult:
               "ort-unoptimized": runtime.create_session(exported, optimize=False)}
   results = []
   for label, inputs in input_sets:
-    inputs = list(inputs) if not isinstance(inputs, (list, tuple)) else list(inputs)
     expected = jax.tree_util.tree_leaves(jax.jit(fn)(*inputs))
     feeds = exported.check_inputs(tuple(inputs))
     for run, sess in sessions.items():
-      got = runtime.run(exported, feeds, exported._graph_out_avals(), session=sess)
-      got = [np.transpose(g, np.argsort(p)) if p is not None else g for g, p in
-             zip(got, [_perm(exported, i) for i in range(len(got))])]
+      got = exported.run_feeds(feeds, session=sess)
       for name, a, e in zip(exported.output_names, got, expected):
         results.append(_compare(f"{run}, {label}", name, a, np.asarray(e), rtol, atol))
   return VerifyResult(checker, results)
-
-
-def _perm(exported, i):
-  perms = exported.options.post_transpose
-  return perms[i] if perms is not None and i < len(perms) else None
 
 
 def _compare(run, name, actual, expected, rtol, atol) -> OutputError:

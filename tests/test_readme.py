@@ -8,6 +8,7 @@ import tempfile
 
 from absl.testing import absltest
 
+from jax_onnx import saving
 from jax_onnx import support as coverage
 
 README = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "README.md")
@@ -59,15 +60,9 @@ class ReadmeUsageTest(absltest.TestCase):
       try:
         exec(compile(snippet, "README.md (Usage)", "exec"), {"__name__": "readme"})  # noqa: S102
         self.assertTrue(os.path.exists("model.onnx"))
-        self.assertEqual(os.stat("model.onnx").st_mode & 0o777, 0o666 & ~_umask())
+        self.assertEqual(os.stat("model.onnx").st_mode & 0o777, 0o666 & ~saving._umask())
       finally:
         os.chdir(cwd)
-
-
-def _umask() -> int:
-  mask = os.umask(0)
-  os.umask(mask)
-  return mask
 
 
 if __name__ == "__main__":

@@ -13,22 +13,10 @@ from jax.extend.core import primitives as P
 
 from jax_onnx import _compat
 from jax_onnx.registry import register_rule
-from jax_onnx.shapes import onnx_dims
 from jax_onnx.trace import OnnxTracer, trace_subgraph
 
 _I64 = np.dtype(np.int64)
 _LOOP_COUNTERS = [_compat.ShapedArray((), _I64), _compat.ShapedArray((), np.dtype(np.bool_))]
-
-
-def _node_outputs(trace, names, avals):
-  """Tracers for a control-flow node's outputs, with their types recorded."""
-  names = names if isinstance(names, list) else [names]
-  types = trace.builder.graph.value_types
-  outs = []
-  for name, aval in zip(names, avals):
-    types[name] = (aval.dtype, onnx_dims(aval.shape))
-    outs.append(OnnxTracer(trace, aval, name))
-  return outs
 
 
 def _body(closed_jaxpr, *args):
@@ -61,7 +49,7 @@ def _switch(trace, index, branches, operands, first):
       trace, "else", lambda sub: _switch(sub, index, branches[1:], operands, first + 1), [])
   names = b.op("If", is_first, outputs=len(out_avals), then_branch=then_graph,
                else_branch=else_graph)
-  return _node_outputs(trace, names, out_avals)
+  return trace.typed_outputs(names, out_avals)
 
 
 # ---------------------------------------------------------------------------
@@ -88,7 +76,7 @@ def _while(trace, tracers, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts
   names = trace.builder.op("Loop", None, trace.materialize(keep_going),
                            *[trace.materialize(t) for t in init],
                            outputs=len(init), body=graph)
-  return _node_outputs(trace, names, [t.aval for t in init])
+  return trace.typed_outputs(names, [t.aval for t in init])
 
 
 # ---------------------------------------------------------------------------
@@ -112,7 +100,7 @@ def _scan(trace, tracers, *, jaxpr, length, reverse, num_consts, num_carry, **pa
     names = _scan_as_onnx_scan(trace, jaxpr, consts, init, xs, reverse, len(y_avals))
   else:
     names = _scan_as_loop(trace, jaxpr, consts, init, xs, length, reverse, len(y_avals))
-  return _node_outputs(trace, names, out_avals)
+  return trace.typed_outputs(names, out_avals)
 
 
 def _scan_as_onnx_scan(trace, jaxpr, consts, init, xs, reverse, num_ys):
