@@ -42,9 +42,18 @@ def _broadcast_in_dim(ctx, x, *dyn_shape, shape, broadcast_dimensions, **params)
   in_shape = ctx.avals_in[0].shape
   if new_axes:
     x = ctx.op("Unsqueeze", x, ctx.ints(new_axes))
+    # A new axis of static size 0 is sliced empty rather than Expanded from 1:
+    # ONNX Runtime's optimizer fuses Unsqueeze+Expand and keeps the 1.
+    empty = [a for a in new_axes if isinstance(shape[a], (int, np.integer)) and shape[a] == 0]
+    if empty:
+      zeros = ctx.ints([0] * len(empty))
+      x = ctx.op("Slice", x, zeros, zeros, ctx.ints(empty))
   expanded = [1] * len(shape)
   for src, dst in zip(in_shape, bdims):
     expanded[dst] = src
+  for a in new_axes:
+    if isinstance(shape[a], (int, np.integer)) and shape[a] == 0:
+      expanded[a] = 0
   if _same_shape(expanded, shape):
     return x
   return ctx.op("Expand", x, ctx.shape(shape))
@@ -152,6 +161,8 @@ case("broadcast_in_dim_bias", lambda x: x + jnp.arange(4.0), _X, covers="broadca
 case("broadcast_in_dim_ones", lambda x: x * jnp.ones((x.shape[0], 6, 4)), _X,
      covers="broadcast_in_dim")
 case("expand_dims", lambda x: jnp.expand_dims(x, (1, 3)), _X, covers="broadcast_in_dim")
+case("broadcast_in_dim_to_empty", lambda x: jnp.broadcast_to(x[:, None], (x.shape[0], 0, 6, 4)),
+     _X, covers="broadcast_in_dim")
 case("transpose_021", lambda x: jnp.transpose(x, (0, 2, 1)), _X, covers="transpose")
 case("transpose_batch_last", lambda x: jnp.transpose(x, (2, 1, 0)), _X, covers="transpose")
 case("squeeze", lambda x: jnp.squeeze(lax.slice_in_dim(x, 2, 3, axis=1), axis=1), _X,
@@ -180,3 +191,77 @@ case("tile", lambda x: jnp.tile(x, (1, 2, 3)), _X, covers="tile")
 case("tile_batch", lambda x: jnp.tile(x, (2, 1, 1)), _X, covers="tile")
 case("optimization_barrier", lambda x: lax.optimization_barrier((x, x * 2)), _X,
      covers="optimization_barrier")
+
+
+# ---------------------------------------------------------------------------
+# pad and rev.
+_PAD_WIDER = {np.dtype(np.int16): np.int32, np.dtype(np.uint16): np.int32}   # no ORT Pad kernel
+
+
+def _dilate(ctx, x, value, shape, axis, interior):
+  """`interior` copies of `value` between neighbours along `axis`: each element
+  gets a new axis padded to 1 + interior, merged back, the tail cut off."""
+  x = ctx.op("Unsqueeze", x, ctx.ints([axis + 1]))
+  pads = [0] * (2 * (len(shape) + 1))
+  pads[len(shape) + 1 + axis + 1] = interior
+  x = ctx.op("Pad", x, ctx.ints(pads), value)
+  n = shape[axis]
+  x = ctx.reshape(x, shape[:axis] + [n * (1 + interior)] + shape[axis + 1:])
+  end = ctx.op("Sub", ctx.dim(n * (1 + interior)), ctx.ints([interior]))
+  if not _compat.is_symbolic_dim(n):
+    end = ctx.ints([max(0, int(n) * (1 + interior) - interior)])
+  return ctx.op("Slice", x, ctx.ints([0]), end, ctx.ints([axis]))
+
+
+@register_rule(P.pad_p, family="structural", onnx_ops=["Pad", "Reshape", "Slice"])
+def _pad(ctx, x, value, *, padding_config):
+  dtype = ctx.avals_in[0].dtype
+  wide = _PAD_WIDER.get(np.dtype(dtype))
+  if wide is not None:
+    x, value = ctx.cast(x, wide), ctx.cast(value, wide)
+  shape = list(ctx.avals_in[0].shape)
+  for axis, (_, _, interior) in enumerate(padding_config):
+    if interior:
+      x = _dilate(ctx, x, value, shape, axis, int(interior))
+      shape[axis] = ctx.avals_out[0].shape[axis] - padding_config[axis][0] - padding_config[axis][1]
+  lo = [p[0] for p in padding_config]
+  hi = [p[1] for p in padding_config]
+  if any(_compat.is_symbolic_dim(p) or p != 0 for p in lo + hi):
+    # (ONNX Pad crops for negative pads.)
+    x = ctx.op("Pad", x, ctx.shape(lo + hi), value)
+  return ctx.cast(x, dtype) if wide is not None else x
+
+
+@register_rule(P.rev_p, family="structural", onnx_ops=["Slice"])
+def _rev(ctx, x, *, dimensions):
+  if not dimensions:
+    return x
+  n = len(dimensions)
+  return ctx.op("Slice", x, ctx.ints([-1] * n), ctx.ints([np.iinfo(np.int64).min] * n),
+                ctx.ints(dimensions), ctx.ints([-1] * n))
+
+
+def _pad_value(rng, shape):
+  return np.asarray(rng.standard_normal(), np.float32)
+
+
+case("pad_low_high", lambda x, v: lax.pad(x, v, ((0, 0, 0), (2, 1, 0), (1, 3, 0))), _X,
+     Spec((), "float32", _pad_value), covers="pad")
+case("pad_negative_crop", lambda x: lax.pad(x, 0.0, ((0, 0, 0), (-2, 1, 0), (1, -3, 0))), _X,
+     covers="pad")
+case("pad_crop_into_padding", lambda x: lax.pad(x, 7.0, ((0, 0, 0), (-8, 4, 0), (0, 0, 0))), _X,
+     covers="pad")
+case("pad_interior", lambda x, v: lax.pad(x, v, ((0, 0, 0), (1, -1, 2), (0, 0, 1))), _X,
+     Spec((), "float32", _pad_value), covers="pad")
+case("pad_interior_batch", lambda x: lax.pad(x, -1.0, ((1, 2, 1), (0, 0, 0), (-1, 0, 2))), _X,
+     covers="pad")
+case("pad_batch_dim_negative", lambda x: lax.pad(x, 0.0, ((-1, 2, 0), (0, 0, 0), (0, 0, 0))), _X,
+     covers="pad")
+case("pad_int16", lambda x: lax.pad(x, jnp.int16(-5), ((1, 0, 1), (0, 2, 0))),
+     Spec(("B", 3), "int16"), covers="pad")
+case("pad_bool", lambda x: lax.pad(x, True, ((1, 0, 1), (0, 2, 0))), Spec(("B", 3), "bool"),
+     covers="pad")
+case("pad_bfloat16", lambda x: lax.pad(x, jnp.bfloat16(2), ((1, 0, 1), (0, 2, 0))),
+     Spec(("B", 3), "bfloat16"), covers="pad")
+case("rev_axes", lambda x: lax.rev(x, (0, 2)), _X, covers="rev")
+case("rev_uint16", lambda x: lax.rev(x, (1,)), Spec(("B", 3), "uint16"), covers="rev")
