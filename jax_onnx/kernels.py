@@ -3,7 +3,9 @@ a wider dtype that holds every value exactly, and the result is cast back.
 
 Found by tests/test_differential.py against onnxruntime 1.32. For the integer
 sums and products the int64 detour is also what makes overflow wrap as in JAX
-(ORT's int32 ReduceSum does not), since (x mod 2**64) mod 2**32 = x mod 2**32.
+(ORT's int32 ReduceSum does not), since (x mod 2**64) mod 2**32 = x mod 2**32,
+as long as the int64 sum is exact: ORT's int64 ReduceSum accumulates in float64,
+exact up to 2**53, which covers any sum of fewer than 2**21 int32 values.
 """
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
-"""dot_general as MatMul: any contracting and batch dimension numbers."""
+"""Linear algebra: dot_general as MatMul (any contracting and batch dimension
+numbers); cholesky and triangular_solve unrolled over a static matrix size."""
 from __future__ import annotations
 
+import functools
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -74,3 +78,149 @@ case("dot_preferred_f32_from_bf16",
      lambda x: lax.dot_general(x.astype(jnp.bfloat16), _W.astype(jnp.bfloat16),
                                (((1,), (0,)), ((), ())), preferred_element_type=jnp.float32),
      ("B", 8), covers="dot_general", rtol=2e-2, atol=2e-2)
+
+
+# -- cholesky, triangular_solve -------------------------------------------------
+# Unrolled over the (static) matrix size: one column (cholesky) or one row
+# (substitution) at a time, each a MatMul against what is already solved, so
+# the batch dims may be symbolic. The graph grows linearly with n.
+
+def _static_size(ctx, d, what: str) -> int:
+  if not isinstance(d, (int, np.integer)):
+    raise NotImplementedError(f"{what} needs a static matrix size, got {d}: the ONNX graph "
+                              "is unrolled over it. Export with a static size for that dim.")
+  return int(d)
+
+
+def _block(ctx, x, rows, cols):
+  """x[..., r0:r1, c0:c1]."""
+  return ctx.op("Slice", x, ctx.ints([rows[0], cols[0]]), ctx.ints([rows[1], cols[1]]),
+                ctx.ints([-2, -1]))
+
+
+def _swap_last(ctx, x, rank):
+  return ctx.op("Transpose", x, perm=list(range(rank - 2)) + [rank - 1, rank - 2])
+
+
+@register_rule(P.cholesky_p, family="linalg", onnx_ops=["MatMul", "Sqrt", "Div", "Pad", "Where"])
+def _cholesky(ctx, a):
+  """Left-looking Cholesky (LAPACK potrf, lower): column j is
+  (a[j:, j] - L[j:, :j] L[j, :j]^T) / sqrt(its first entry). Like LAPACK, the
+  strict upper triangle keeps the input's values, and a matrix with a pivot
+  <= 0 (not positive definite) becomes all NaN; NaN pivots do not fail, as in
+  JAX on CPU, their NaNs spread."""
+  shape, dtype = ctx.avals_in[0].shape, ctx.aval_out.dtype
+  n, rank = _static_size(ctx, shape[-1], "cholesky"), len(shape)
+  zero = ctx.scalar(0, dtype)
+  cols, ok = [], None
+  for j in range(n):
+    s = _block(ctx, a, (j, n), (j, j + 1))                                  # (..., n-j, 1)
+    if j:
+      lower = ctx.op("Concat", *cols, axis=-1) if j > 1 else cols[0]       # (..., n, j)
+      row = _swap_last(ctx, _block(ctx, lower, (j, j + 1), (0, j)), rank)   # (..., j, 1)
+      s = ctx.op("Sub", s, ctx.op("MatMul", _block(ctx, lower, (j, n), (0, j)), row))
+    pivot = _block(ctx, s, (0, 1), (0, 1))
+    pos = ctx.op("Not", ctx.op("LessOrEqual", pivot, zero))   # a NaN pivot only spreads
+    ok = pos if ok is None else ctx.op("And", ok, pos)
+    diag = ctx.op("Sqrt", pivot)
+    col = ctx.op("Concat", diag, ctx.op("Div", _block(ctx, s, (1, n - j), (0, 1)), diag),
+                 axis=-2) if j < n - 1 else diag
+    if j:
+      col = ctx.op("Pad", col, ctx.ints([j, 0]), zero, ctx.ints([-2]))
+    cols.append(col)
+  if not cols:
+    return a
+  chol = ctx.op("Concat", *cols, axis=-1) if n > 1 else cols[0]
+  out = ctx.op("Where", ctx.const(np.tril(np.ones((n, n), bool))), chol, a)
+  return ctx.op("Where", ok, out, ctx.scalar(np.nan, dtype))
+
+
+@register_rule(P.triangular_solve_p, family="linalg", onnx_ops=["MatMul", "Div", "Concat"])
+def _triangular_solve(ctx, a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
+  """Forward or back substitution, one row of X at a time. X op(A) = B is
+  solved as op(A)^T X^T = B^T; A^T X = B as the opposite triangle of A^T."""
+  del conjugate_a   # real matrices only (no complex tensors in ONNX Runtime)
+  rank_a, rank_b = len(ctx.avals_in[0].shape), len(ctx.avals_in[1].shape)
+  m = _static_size(ctx, ctx.avals_in[0].shape[-1], "triangular_solve")
+  if m == 0:
+    return b
+  if not left_side:
+    b, transpose_a = _swap_last(ctx, b, rank_b), not transpose_a
+  if transpose_a:
+    a, lower = _swap_last(ctx, a, rank_a), not lower
+  x = None   # the solved rows: [0, i) going down (lower), [i+1, m) going up
+  for i in (range(m) if lower else reversed(range(m))):
+    row = ctx.op("Slice", b, ctx.ints([i]), ctx.ints([i + 1]), ctx.ints([-2]))   # (..., 1, n)
+    if x is not None:
+      known = (0, i) if lower else (i + 1, m)
+      row = ctx.op("Sub", row, ctx.op("MatMul", _block(ctx, a, (i, i + 1), known), x))
+    if not unit_diagonal:
+      row = ctx.op("Div", row, _block(ctx, a, (i, i + 1), (i, i + 1)))
+    x = row if x is None else ctx.op("Concat", *((x, row) if lower else (row, x)), axis=-2)
+  return x if left_side else _swap_last(ctx, x, rank_b)
+
+
+def _spd(rng, shape):
+  """Symmetric positive definite matrices (well conditioned)."""
+  m = rng.standard_normal(shape)
+  return m @ np.swapaxes(m, -1, -2) + shape[-1] * np.eye(shape[-1])
+
+
+def _spd_some_not(rng, shape):
+  """As _spd, but the first matrix is indefinite and the last has a NaN."""
+  a = _spd(rng, shape)
+  a[0] = -a[0]
+  if shape[0] > 1:
+    a[-1, 1, 1] = np.nan
+  return a
+
+
+def _triangular(rng, shape):
+  """Well conditioned in both triangles (solves read only one of them)."""
+  return rng.standard_normal(shape) * 0.3 + 2 * np.eye(shape[-1])
+
+
+case("chol_jnp", jnp.linalg.cholesky, Spec(("B", 5, 5), values=_spd), covers="cholesky",
+     rtol=1e-4, atol=1e-5)
+case("chol_primitive_upper_kept", P.cholesky_p.bind, Spec(("B", 4, 4), values=_spd),
+     covers="cholesky", rtol=1e-4, atol=1e-5)
+case("chol_not_positive_definite", P.cholesky_p.bind, Spec(("B", 3, 3), values=_spd_some_not),
+     covers="cholesky", rtol=1e-4, atol=1e-5)
+case("chol_unbatched_1x1", jnp.linalg.cholesky, Spec((1, 1), values="positive"),
+     covers="cholesky")
+case("chol_16", jnp.linalg.cholesky, Spec((2, 16, 16), values=_spd), covers="cholesky",
+     rtol=1e-4, atol=1e-5)
+case("chol_cho_solve", lambda a, b: jax.scipy.linalg.cho_solve(
+    (jnp.linalg.cholesky(a), True), b), Spec((4, 4), values=_spd), Spec((4, "B")),
+     covers="cholesky", rtol=1e-4, atol=1e-5)
+case("chol_cho_factor_upper_solve", lambda a, b: jax.scipy.linalg.cho_solve(
+    jax.scipy.linalg.cho_factor(a, lower=False), b), Spec(("B", 4, 4), values=_spd),
+     Spec(("B", 4, 2)), covers="cholesky", rtol=1e-4, atol=1e-5)
+
+_TRI = Spec(("B", 4, 4), values=_triangular)
+for _left in (True, False):
+  for _lower in (True, False):
+    for _trans in (False, True):
+      case(f"trisolve_{'left' if _left else 'right'}_{'lower' if _lower else 'upper'}"
+           f"{'_transposed' if _trans else ''}",
+           functools.partial(lax.linalg.triangular_solve, left_side=_left, lower=_lower,
+                             transpose_a=_trans),
+           _TRI, Spec(("B", 4, 3) if _left else ("B", 3, 4)), covers="triangular_solve",
+           rtol=1e-4, atol=1e-5)
+case("trisolve_unit_diagonal", functools.partial(
+    lax.linalg.triangular_solve, left_side=True, lower=True, unit_diagonal=True),
+     _TRI, Spec(("B", 4, 2)), covers="triangular_solve", rtol=1e-4, atol=1e-5)
+case("trisolve_scipy_vector", lambda a, b: jax.scipy.linalg.solve_triangular(a, b, lower=True),
+     Spec((5, 5), values=_triangular), Spec((5,)), covers="triangular_solve", rtol=1e-4,
+     atol=1e-5)
+case("trisolve_scipy_batch_rhs", lambda a, b: jax.scipy.linalg.solve_triangular(
+    a, b, trans="T", lower=False), Spec((5, 5), values=_triangular), Spec((5, "B")),
+     covers="triangular_solve", rtol=1e-4, atol=1e-5)
+case("trisolve_zero_pivot", lambda a, b: lax.linalg.triangular_solve(a, b, left_side=True,
+                                                                        lower=True),
+     Spec((3, 3), values=lambda rng, s: np.tril(np.ones(s)) - np.diag([0, 1, 1])),
+     Spec((3, "B"), values=lambda rng, s: np.abs(rng.standard_normal(s)) + 1),
+     covers="triangular_solve")
+case("trisolve_float16", lambda a, b: lax.linalg.triangular_solve(
+    a.astype(jnp.float16), b.astype(jnp.float16), left_side=True, lower=False),
+     _TRI, Spec(("B", 4, 2)), covers="triangular_solve", rtol=1e-2, atol=1e-2)
