@@ -140,6 +140,7 @@ def simplify(graph: Graph) -> int:
   """Local rewrites, each exact:
   - Reduce*(keepdims=0) -> Unsqueeze(same axes)  =>  Reduce*(keepdims=1)
   - Transpose(Transpose(x, p), q)                 =>  Transpose(x, p o q) (or x)
+    (whatever else reads the inner Transpose)
   - Reshape(Reshape(x, s), t)                     =>  Reshape(x, t)
   - Expand(x, s) feeding only broadcasting ops whose other operand already has
     the expanded shape                            =>  x (ONNX broadcasts itself)
@@ -182,8 +183,9 @@ def simplify(graph: Graph) -> int:
           types[red.outputs[0]] = kept_type
           rewrites += 1
     elif op == "Transpose":
-      inner = single_use_producer(node.inputs[0], "Transpose")
-      if inner is not None:
+      # (Composed even when the inner one has other readers: still one node here.)
+      inner = producer.get(node.inputs[0])
+      if inner is not None and inner.op_type == "Transpose":
         p, q = inner.attrs["perm"], node.attrs["perm"]
         perm = [p[i] for i in q]
         if perm == list(range(len(perm))):
@@ -258,14 +260,56 @@ def fuse_gemm(graph: Graph) -> int:
   return fused
 
 
-def run_default_passes(graph: Graph, functions=()) -> dict[str, int]:
+def fuse_conv_bias(graph: Graph) -> int:
+  """Conv(x, w) + b with a constant b of shape (1, C, 1, ...) => Conv(x, w, b):
+  the bias of an NNX Conv lands in the Conv (after transpose sinking has put
+  the add in the Conv's NC... layout)."""
+  uses = _consumers(graph)
+  producer = {o: n for n in graph.nodes for o in n.outputs}
+  outputs = {n for n, _, _ in graph.outputs}
+  init = graph.root.initializers
+  fused = 0
+  for node in graph.nodes:
+    if node.op_type != "Add":
+      continue
+    for k in (0, 1):
+      conv = producer.get(node.inputs[k])
+      bias = init.get(node.inputs[1 - k])
+      if (conv is None or conv.op_type != "Conv" or len(conv.inputs) != 2 or bias is None
+          or uses.get(node.inputs[k]) != 1 or node.inputs[k] in outputs):
+        continue
+      w = init.get(conv.inputs[1])
+      channels = w.shape[0] if w is not None else None
+      rank = w.ndim if w is not None else 0
+      spatial = rank - 2
+      if (channels is None or bias.dtype != w.dtype or bias.ndim > rank
+          or bias.ndim < spatial + 1 or bias.size != channels
+          or bias.shape[bias.ndim - spatial - 1:] != (channels,) + (1,) * spatial):
+        continue
+      name = node.inputs[1 - k] + "_conv_bias"
+      init[name] = bias.reshape(channels)
+      node.op_type, node.inputs, node.attrs = "Conv", conv.inputs + [name], dict(conv.attrs)
+      fused += 1
+      break
+  return fused
+
+
+def run_default_passes(graph: Graph, functions=(), namer=None) -> dict[str, int]:
+  from jax_onnx import transposes
   before = len(graph.nodes)
   stats = {"nodes_before": before}
+  removed = 0
   stats["cse_merged"] = eliminate_common_subexpressions(graph)
   stats["rewrites"] = simplify(graph)
+  if namer is not None and any(n.op_type == "Transpose" for n in graph.nodes):
+    stats["transposes_sunk"] = transposes.sink_transposes(graph, namer)
+    stats["rewrites"] += simplify(graph)
+    stats["flatten_transposes_folded"] = transposes.fold_flatten_transposes(graph)
+    removed += eliminate_dead_code(graph)   # the Transposes left behind
   stats["cse_merged"] += eliminate_common_subexpressions(graph)
   stats["gemm_fused"] = fuse_gemm(graph)
-  removed = eliminate_dead_code(graph)
+  stats["conv_bias_fused"] = fuse_conv_bias(graph)
+  removed += eliminate_dead_code(graph)
   for f in functions:   # function bodies keep their signature: only inner nodes go
     eliminate_common_subexpressions(f.graph)
     simplify(f.graph)

@@ -100,6 +100,21 @@ class Case:
   options: dict = dataclasses.field(default_factory=dict)   # transform() keywords
 
 
+class Lazy:
+  """A test-case function built on first use, outside the export: an NNX model,
+  say (so that importing jax_onnx does not import flax, and the model exists
+  before the export starts, as a user's would)."""
+
+  def __init__(self, factory: Callable[[], Callable]):
+    self.factory = factory
+    self._fn = None
+
+  def resolve(self) -> Callable:
+    if self._fn is None:
+      self._fn = self.factory()
+    return self._fn
+
+
 TEST_CASES: dict[str, Case] = {}
 
 
@@ -124,4 +139,5 @@ def all_cases() -> dict[str, Case]:
 
 
 def _load_rules() -> None:
-  import jax_onnx.rules  # noqa: F401  (registers everything on import)
+  import jax_onnx.components
+  import jax_onnx.rules  # noqa: F401

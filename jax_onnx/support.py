@@ -1,12 +1,15 @@
-"""Which JAX primitives have ONNX rules: the data behind the README table."""
+"""Which JAX primitives and components have ONNX rules, and the examples: the
+data behind the README's generated tables."""
 from __future__ import annotations
+
+import importlib.util
+import os
 
 import jax.extend.core.primitives as _prims
 from jax.extend.core import Primitive
 
 from jax_onnx import _compat
-from jax_onnx.registry import (HANDLED_BY_TRACE, NOT_YET_IMPLEMENTED, all_cases,
-                               all_rules)
+from jax_onnx.registry import HANDLED_BY_TRACE, NOT_YET_IMPLEMENTED, all_cases, all_rules
 
 
 def jax_primitives() -> list[Primitive]:
@@ -55,33 +58,144 @@ def markdown_table() -> str:
 
 
 # ---------------------------------------------------------------------------
-# README table: `python -m jax_onnx.support --write README.md` / `--check README.md`.
+# Components: the composites with a fused ONNX op, and the layers/functions whose
+# primitives export as the idiomatic op already (their test cases say which).
 
+_ROUTED_VIA = {
+    "flax.nnx.MultiHeadAttention": "calls jax.nn.dot_product_attention (no attention dropout)",
+    "flax.nnx.Linear": "MatMul + Add fused into Gemm for 2-D inputs",
+    "flax.nnx.Dropout": "deterministic: no node at all",
+}
+
+
+def component_rows() -> list[dict]:
+  from jax_onnx.components.core import COMPONENTS
+  by_title = {c.title: c for c in COMPONENTS.values()}
+  cases: dict[str, list] = {}
+  for c in all_cases().values():
+    if c.covers.startswith(("jax.nn.", "flax.nnx.")):
+      cases.setdefault(c.covers, []).append(c)
+  rows = []
+  for title in sorted(set(by_title) | set(cases)):
+    component = by_title.get(title)
+    tested = cases.get(title, [])
+    if component is not None:
+      ops = ", ".join(component.onnx_ops)
+      at = f"opset >= {component.min_opset}" if component.min_opset > 1 else "any opset"
+      how = f"fused ({at}); the exact decomposition otherwise"
+      notes = component.notes
+    else:
+      ops = ", ".join(dict.fromkeys(op for c in tested for op in c.expect_ops))
+      how, notes = "its primitives' rules", _ROUTED_VIA.get(title, "")
+    rows.append(dict(component=title, onnx_ops=ops, how=how, notes=notes, cases=len(tested),
+                     opsets=sorted({c.opset for c in tested if c.opset})))
+  return rows
+
+
+def components_table() -> str:
+  lines = ["| component | ONNX ops | exported as | test cases | notes |",
+           "|---|---|---|---|---|"]
+  for r in component_rows():
+    lines.append(f"| `{r['component']}` | {r['onnx_ops']} | {r['how']} | {r['cases']} | "
+                 f"{r['notes']} |")
+  lines.append("")
+  lines.append("Every test case runs with a static and a dynamic batch dimension, each with "
+               "intermediate shape annotations on and off (4 variants), against JAX in "
+               "ONNX Runtime.")
+  return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Examples: examples/*.py in a source checkout (DESCRIPTION, COMPONENTS).
+
+def examples_dir() -> str:
+  return os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples")
+
+
+def example_rows() -> list[dict] | None:
+  folder = examples_dir()
+  if not os.path.isdir(folder):
+    return None
+  rows = []
+  for file in sorted(os.listdir(folder)):
+    if not file.endswith(".py") or file.startswith("_") or file == "main.py":
+      continue
+    name = file[:-3]
+    spec = importlib.util.spec_from_file_location(f"jax_onnx_example_{name}",
+                                                  os.path.join(folder, file))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "DESCRIPTION"):
+      continue
+    rows.append(dict(example=name, description=module.DESCRIPTION,
+                     components=tuple(getattr(module, "COMPONENTS", ())),
+                     input=module.INPUT_SPEC))
+  return rows
+
+
+def examples_table() -> str | None:
+  rows = example_rows()
+  if rows is None:
+    return None
+  lines = ["| example | description | components | input | test cases |",
+           "|---|---|---|---|---|"]
+  for r in rows:
+    spec = r["input"]
+    shape = "(" + ", ".join(str(d) for d in spec.shape) + f") {spec.dtype}"
+    lines.append(f"| `examples/{r['example']}.py` | {r['description']} | "
+                 f"{', '.join(f'`{c}`' for c in r['components'])} | {shape} | 2: shape info "
+                 "on/off, each at batch 2 and 5 |")
+  return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# README tables: `python -m jax_onnx.support --write README.md` / `--check README.md`.
+
+TABLES = {"coverage": markdown_table, "components": components_table,
+          "examples": examples_table}
 START_MARKER = "<!-- coverage:start -->"
 END_MARKER = "<!-- coverage:end -->"
 WRITE_COMMAND = "python -m jax_onnx.support --write README.md"
 
 
-def replace_table(text: str, table: str | None = None) -> str:
-  """`text` with the part between the coverage markers replaced by the table."""
-  start, end = text.find(START_MARKER), text.find(END_MARKER)
+def _markers(name: str) -> tuple[str, str]:
+  return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def replace_table(text: str, table: str | None = None, name: str = "coverage") -> str:
+  """`text` with the part between the markers of table `name` replaced."""
+  start_marker, end_marker = _markers(name)
+  start, end = text.find(start_marker), text.find(end_marker)
   if start < 0 or end < 0 or end < start:
-    raise ValueError(f"the markers {START_MARKER!r} and {END_MARKER!r} (in this "
+    raise ValueError(f"the markers {start_marker!r} and {end_marker!r} (in this "
                      "order) are missing")
-  table = markdown_table() if table is None else table
-  return (text[:start + len(START_MARKER)] + "\n" + table.rstrip("\n") + "\n" +
+  table = TABLES[name]() if table is None else table
+  if table is None:
+    return text
+  return (text[:start + len(start_marker)] + "\n" + table.rstrip("\n") + "\n" +
           text[end:])
+
+
+def replace_tables(text: str) -> str:
+  """Every generated table whose markers `text` has (the coverage table's are
+  required)."""
+  text = replace_table(text)
+  for name in TABLES:
+    if name != "coverage" and _markers(name)[0] in text:
+      text = replace_table(text, name=name)
+  return text
 
 
 def _main(argv=None) -> int:
   import argparse
   parser = argparse.ArgumentParser(
       prog="python -m jax_onnx.support",
-      description="Prints the primitive coverage table, or writes/checks it between "
-                  f"the {START_MARKER} and {END_MARKER} markers of a Markdown file.")
+      description="Prints the primitive coverage table, or writes/checks the generated "
+                  "tables (coverage, components, examples) between their "
+                  "<!-- NAME:start --> and <!-- NAME:end --> markers in a Markdown file.")
   group = parser.add_mutually_exclusive_group()
-  group.add_argument("--write", metavar="FILE", help="replace the table in FILE")
-  group.add_argument("--check", metavar="FILE", help="exit 1 if the table in FILE is stale")
+  group.add_argument("--write", metavar="FILE", help="replace the tables in FILE")
+  group.add_argument("--check", metavar="FILE", help="exit 1 if a table in FILE is stale")
   args = parser.parse_args(argv)
   if not (args.write or args.check):
     print(markdown_table())
@@ -90,22 +204,22 @@ def _main(argv=None) -> int:
   with open(path, encoding="utf-8") as f:
     text = f.read()
   try:
-    updated = replace_table(text)
+    updated = replace_tables(text)
   except ValueError as e:
     print(f"{path}: {e}")
     return 2
   if args.check:
     if updated != text:
-      print(f"{path}: the coverage table is stale; run `{WRITE_COMMAND}`")
+      print(f"{path}: a generated table is stale; run `{WRITE_COMMAND}`")
       return 1
-    print(f"{path}: the coverage table is up to date")
+    print(f"{path}: the generated tables are up to date")
     return 0
   if updated != text:
     with open(path, "w", encoding="utf-8") as f:
       f.write(updated)
-    print(f"{path}: coverage table updated")
+    print(f"{path}: tables updated")
   else:
-    print(f"{path}: coverage table already up to date")
+    print(f"{path}: tables already up to date")
   return 0
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 
 import jax_onnx
-from jax_onnx.registry import Case, Spec
+from jax_onnx.registry import Case, Lazy, Spec
 from jax_onnx.verify import DYNAMIC_SIZES as DYNAMIC_BATCHES
 
 STATIC_BATCH = 3
@@ -124,7 +124,8 @@ def check_case(case: Case, dynamic: bool, shape_info: bool) -> jax_onnx.Exported
   kw = dict(case.options)
   if case.opset:
     kw["opset"] = case.opset
-  exported = jax_onnx.transform(case.fn, shape_info=shape_info, **kw).lower(
+  fn = case.fn.resolve() if isinstance(case.fn, Lazy) else case.fn
+  exported = jax_onnx.transform(fn, shape_info=shape_info, **kw).lower(
       *case_specs(case, dynamic))
   model = exported.model
   onnx.checker.check_model(model, full_check=True)
@@ -138,7 +139,7 @@ def check_case(case: Case, dynamic: bool, shape_info: bool) -> jax_onnx.Exported
     batches = (STATIC_BATCH,)
   for batch in batches:
     inputs = case_inputs(case, batch)
-    check_exported(exported, case.fn, inputs, case.rtol, case.atol,
+    check_exported(exported, fn, inputs, case.rtol, case.atol,
                    where=f"{case.name} batch={batch}")
     if dynamic and shape_info and not any(   # (bf16 inputs can't be fed from numpy)
         np.dtype(s.dtype) == ml_dtypes.bfloat16 for s in case.inputs):

@@ -21,11 +21,11 @@ class ReadmeTest(absltest.TestCase):
       text = f.read()
     self.assertIn(coverage.START_MARKER, text)
     self.assertIn(coverage.END_MARKER, text)
-    updated = coverage.replace_table(text)
+    updated = coverage.replace_tables(text)
     if updated != text:
       diff = difflib.unified_diff(text.splitlines(), updated.splitlines(),
                                   "README.md", "expected", n=0, lineterm="")
-      self.fail(f"README.md's coverage table is stale: run `{coverage.WRITE_COMMAND}`"
+      self.fail(f"README.md's generated tables are stale: run `{coverage.WRITE_COMMAND}`"
                 "\n" + "\n".join(list(diff)[:40]))
 
   def test_replace_table(self):
