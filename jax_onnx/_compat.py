@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 
 import jax
+import numpy as np
 from jax._src import core as _core
+from jax._src import dtypes as _dtypes
 from jax._src import source_info_util as _siu
 from jax._src.export import shape_poly as _shape_poly
 
@@ -86,7 +88,109 @@ def is_x64_enabled() -> bool:
 def extra_primitives() -> dict:
   """Primitives that jnp/lax bind but jax.extend.core.primitives does not list."""
   from jax._src.lax import lax as _lax
+  from jax._src.random import core as _random
+  from jax._src.random import prng as _prng
   return {"stack": _lax.stack_p, "unstack": _lax.unstack_p, "tile": _lax.tile_p,
           "split": _lax.split_p,
           "optimization_barrier": _lax.optimization_barrier_p,
-          "dim_as_value": _shape_poly.dim_as_value_p}
+          "dim_as_value": _shape_poly.dim_as_value_p,
+          **{p.name: p for p in (_prng.random_wrap_p, _prng.random_unwrap_p,
+                                 _prng.iota_2x32_shape_p, _random.random_clone_p)}}
+
+
+# -- typed PRNG keys (extended dtype key<impl>): an OnnxTracer of a key array
+# holds its uint32 key data, of the physical shape aval.shape + impl.key_shape.
+
+def is_key_dtype(dtype) -> bool:
+  return isinstance(dtype, _dtypes.ExtendedDType) and _dtypes.issubdtype(
+      dtype, _dtypes.prng_key)
+
+
+def physical_aval(aval):
+  """The uint32 aval of a key array's data (other avals unchanged)."""
+  return _core.physical_aval(aval)
+
+
+def key_data(keys):
+  """The uint32 data (numpy) of a concrete key array."""
+  return np.asarray(keys._base_array)
+
+
+def wrap_key(data, dtype):
+  """A concrete key array of key dtype `dtype` holding the uint32 `data`."""
+  from jax._src.random import prng
+  return prng.PRNGKeyArray(dtype._impl, data)
+
+
+def prng_module():
+  from jax._src.random import prng
+  return prng
+
+
+def random_gamma_impl():
+  """JAX's implementation of random_gamma (its lowering), on typed keys."""
+  from jax._src.random import core
+  return core._gamma_impl
+
+
+def special_impls() -> dict:
+  """JAX's own lax-level implementations of the special functions it lowers by
+  decomposition (jax._src.lax.special): {name: fn(*args, dtype=...)}."""
+  from jax._src.lax import special as _sp
+  return {"igamma": _sp.igamma_impl, "igammac": _sp.igammac_impl,
+          "igamma_grad_a": _sp.igamma_grad_a_impl,
+          "regularized_incomplete_beta": _sp.regularized_incomplete_beta_impl,
+          "bessel_i0e": lambda x, dtype: _sp.bessel_i0e_impl(x)}
+
+
+# -- composites (jax.lax.composite) ---------------------------------------------
+from jax._src.hashable_array import HashableArray  # noqa: F401  (composite attributes)
+from jax._src.interpreters import ad as _ad
+from jax._src.interpreters import batching as _batching
+from jax._src.interpreters import partial_eval as _pe
+from jax._src.lax import lax as _lax_internal
+
+composite_p = _lax_internal.composite_p
+
+
+def is_staging_trace(trace) -> bool:
+  """A trace that records a jaxpr (jax.jit, scan bodies...), as opposed to one
+  that transforms values (vmap, jvp)."""
+  return isinstance(trace, _pe.DynamicJaxprTrace)
+
+
+def _composite_batcher(axis_data, args, dims, *, jaxpr, **_):
+  # vmap of a composite: vmap its decomposition (the component is not kept).
+  fn = _core.jaxpr_as_fun(jaxpr)
+  outs = jax.vmap(fn, in_axes=tuple(dims), axis_size=axis_data.size,
+                  axis_name=axis_data.name)(*args)
+  return outs, [0] * len(outs)
+
+
+def _composite_jvp(primals, tangents, *, jaxpr, **_):
+  # jvp of a composite: jvp of its decomposition.
+  tangents = [_ad.instantiate_zeros(t) for t in tangents]
+  return jax.jvp(_core.jaxpr_as_fun(jaxpr), list(primals), tangents)
+
+
+def install_composite_transforms():
+  """Gives composite_p vmap and jvp rules (by its decomposition) while jax_onnx
+  routes library functions through composites; returns the undo callable."""
+  old_batcher = _batching.fancy_primitive_batchers.get(composite_p)
+  old_jvp = _ad.primitive_jvps.get(composite_p)
+  _batching.fancy_primitive_batchers[composite_p] = _composite_batcher
+  _ad.primitive_jvps[composite_p] = _composite_jvp
+
+  def undo():
+    if old_batcher is None:
+      _batching.fancy_primitive_batchers.pop(composite_p, None)
+    else:
+      _batching.fancy_primitive_batchers[composite_p] = old_batcher
+    _ad.primitive_jvps[composite_p] = old_jvp
+  return undo
+
+
+def eager():
+  """A context in which JAX computes eagerly, also inside an export (building a
+  test-case model on first use)."""
+  return _core.set_current_trace(_core.eval_trace)

@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 
 from jax_onnx import _compat, passes, runtime, saving, specs as _specs
+from jax_onnx.components import core as components
 from jax_onnx.errors import (InputMismatchError, JaxOnnxError, SpecError,
                              SymbolicDimError, TracerLeakError,
                              UnsupportedPrimitiveError)
@@ -40,6 +41,8 @@ class ExportOptions:
   optimize: bool = True
   named_jits: str = "inline"     # or "function": named jax.jit -> ONNX local function
   verify: bool = False           # verify against JAX on random inputs after export
+  components: bool = True        # jax.nn / flax.nnx components -> fused ONNX ops
+  report: str | None = None      # path: write the export report (Markdown) there
 
   def __post_init__(self):
     if self.named_jits not in ("inline", "function"):
@@ -59,10 +62,15 @@ def transform(fn: Callable, *, opset: int = DEFAULT_OPSET,
               constant_folding: bool = True,
               optimize: bool = True,
               named_jits: str = "inline",
-              verify: bool = False) -> "OnnxFunction":
+              verify: bool = False,
+              components: bool = True,
+              report: str | os.PathLike | None = None) -> "OnnxFunction":
   """Returns `fn` as an ONNX function: calling it exports `fn` (once per input
   signature, like jax.jit) and runs the model in ONNX Runtime; `.lower(*specs)`
-  exports for given (possibly symbolic) shapes."""
+  exports for given (possibly symbolic) shapes.
+
+  components=True routes jax.nn activations and Flax NNX layers (LayerNorm,
+  BatchNorm, attention...) to single ONNX ops where the opset has them."""
   options = ExportOptions(
       opset=opset,
       input_names=tuple(input_names) if input_names is not None else None,
@@ -70,7 +78,8 @@ def transform(fn: Callable, *, opset: int = DEFAULT_OPSET,
       shape_info=shape_info,
       pre_transpose=_perms(pre_transpose), post_transpose=_perms(post_transpose),
       constant_folding=constant_folding, optimize=optimize, named_jits=named_jits,
-      verify=verify)
+      verify=verify, components=components,
+      report=os.fspath(report) if report is not None else None)
   return OnnxFunction(fn, options)
 
 
@@ -115,8 +124,11 @@ class OnnxFunction:
     exported.fn = self._traced_fn
     if self.options.verify:
       exported.verification = exported.verify()
-      if not exported.verification:
-        raise JaxOnnxError(f"the exported model does not match JAX:\n{exported.verification}")
+    if self.options.report is not None:   # written before a failed verification raises
+      from jax_onnx import report
+      report.write_report(exported, self.options.report)
+    if self.options.verify and not exported.verification:
+      raise JaxOnnxError(f"the exported model does not match JAX:\n{exported.verification}")
     return exported
 
 
@@ -136,7 +148,10 @@ def _nnx_aware(fn: Callable) -> Callable:
     from jax_onnx.trace import OnnxTrace
     trace = _compat.current_trace()
     if isinstance(trace, OnnxTrace):   # the state's arrays as constants of this trace
-      return nnx.merge(graphdef, jax.tree.map(trace.lift, state))(*args)
+      model = nnx.merge(graphdef, jax.tree.map(trace.lift, state))
+      if components.routing_active():
+        components.route_module_attributes(model)
+      return model(*args)
     return nnx.merge(graphdef, state)(*args)
   return call
 
@@ -169,7 +184,7 @@ def export_avals(fn: Callable, avals: list, in_tree, options: ExportOptions) -> 
     in_tracers.append(trace.new_input(value, aval))
   args = jax.tree_util.tree_unflatten(in_tree, in_tracers)
   try:
-    with tracing(trace):
+    with components.routing(options.components), tracing(trace):
       result = fn(*args)
       out_leaves, out_tree = jax.tree_util.tree_flatten(result)
       outs = [trace.lift(o) for o in out_leaves]
@@ -184,6 +199,9 @@ def export_avals(fn: Callable, avals: list, in_tree, options: ExportOptions) -> 
     reasons = {n: export.reasons.get(n) or NOT_YET_IMPLEMENTED.get(n, "")
                for n in export.missing}
     raise UnsupportedPrimitiveError(export.missing, reasons)
+  if any(_compat.is_key_dtype(o.aval.dtype) for o in outs):
+    raise SpecError("the function returns a PRNG key array, and ONNX has no key "
+                    "type: return jax.random.key_data(key) (its uint32 words) instead.")
   if not out_leaves:
     raise SpecError("the function returns no arrays, and an ONNX model needs at "
                     "least one output: return the values the model should compute.")
@@ -200,9 +218,12 @@ def export_avals(fn: Callable, avals: list, in_tree, options: ExportOptions) -> 
     root.nodes.append(_identity(value, name))
     root.outputs.append((name, gaval.dtype, onnx_dims(gaval.shape)))
   functions = all_functions(export)
-  stats = passes.run_default_passes(root, functions) if options.optimize else {}
+  stats = (passes.run_default_passes(root, functions, export.namer) if options.optimize
+           else {})
   t_end = time.perf_counter()
-  stats.update(primitives=export.primitive_count,
+  stats.update(components={f"{title} ({how})": n for (title, how), n in
+                           sorted(export.components.items())},
+               primitives=export.primitive_count,
                trace_seconds=t_trace - t0, passes_seconds=t_end - t_trace)
   return Exported(root, options, avals, in_tree, out_avals, out_tree,
                   names, out_names, stats, functions)
@@ -282,6 +303,12 @@ class Exported:
     if self.fn is None:
       raise JaxOnnxError("this Exported does not know its JAX function; verify needs it")
     return _verify.verify(self, self.fn, inputs, rtol, atol)
+
+  def report(self, verify: bool = False) -> str:
+    """The export report (Markdown): versions, signature, op histogram, sizes,
+    components, timings, source lines, verification (run first with `verify`)."""
+    from jax_onnx import report
+    return report.report(self, verify=verify)
 
   @property
   def weight_bytes(self) -> int:

@@ -9,6 +9,8 @@ builds an ONNX subgraph.
 """
 from __future__ import annotations
 
+import collections
+
 import contextlib
 import math
 from typing import Any, Callable, Sequence
@@ -82,12 +84,25 @@ _ANY_DTYPE = {
     _prims.convert_element_type_p, _prims.reshape_p, _prims.transpose_p, _prims.squeeze_p,
     _prims.concatenate_p, _prims.slice_p, _prims.gather_p, _prims.dynamic_slice_p,
     _prims.copy_p, _prims.stop_gradient_p, _prims.device_put_p, _prims.sharding_constraint_p,
+    _prims.bitcast_convert_type_p, _prims.nextafter_p, _prims.reduce_precision_p,  # own format
 }
 
 # JAX's abstract evaluation is a pure function of (primitive, avals, params) and
 # is the largest per-primitive cost after binding itself: memoise it.
 _ABSTRACT_EVAL_CACHE: dict = {}
 _ABSTRACT_EVAL_CACHE_SIZE = 1 << 16
+
+
+# Primitives that take or make typed PRNG keys themselves (rules/random.py).
+# Any other primitive with key operands only moves keys: see _on_key_data.
+KEY_PRIMITIVES = {"random_seed", "random_wrap", "random_unwrap", "random_bits",
+                  "random_split", "random_fold_in"}
+
+
+def _moves_keys(primitive, ins, out_avals) -> bool:
+  return (primitive.name not in KEY_PRIMITIVES
+          and any(_compat.is_key_dtype(t.aval.dtype) for t in ins)
+          and all(_compat.is_key_dtype(a.dtype) for a in out_avals))
 
 
 def _abstract_eval(primitive, avals, params):
@@ -121,6 +136,8 @@ class ExportState:
     self.call_site = None       # Source of the enclosing higher-order primitive
     self.fold = getattr(options, "constant_folding", True)
     self.primitive_count = 0
+    # (component, 'fused' | 'decomposed') -> count
+    self.components: collections.Counter = collections.Counter()
 
   def subgraph_builder(self, name: str, parent: Graph) -> GraphBuilder:
     return GraphBuilder(Graph(self.namer(name), parent), self.namer, self.consts)
@@ -138,6 +155,8 @@ class OnnxTracer(_compat.Tracer):
     self.origin = origin   # the jax.Array a constant came from (for dedupe)
 
   def to_concrete_value(self):
+    if self.const is not None and _compat.is_key_dtype(self.aval.dtype):
+      return _compat.wrap_key(self.const, self.aval.dtype)
     return self.const
 
   def full_lower(self):
@@ -175,7 +194,9 @@ class OnnxTrace(_compat.Trace):
     aval = jax.typeof(x)
     if not isinstance(aval, _compat.ShapedArray):
       raise TypeError(f"jax_onnx cannot export a value of type {type(x).__name__} ({aval})")
-    const = np.asarray(x, dtype=aval.dtype)
+    # (a typed PRNG key array is held as its uint32 key data)
+    const = (_compat.key_data(x) if _compat.is_key_dtype(aval.dtype)
+             else np.asarray(x, dtype=aval.dtype))
     # Arrays are deduplicated by identity (a weight used twice is stored once).
     origin = x if isinstance(x, (jax.Array, np.ndarray)) else None
     return OnnxTracer(self, aval, None, const, origin)
@@ -214,6 +235,8 @@ class OnnxTrace(_compat.Trace):
       outs = [OnnxTracer(self, a, MISSING) for a in out_avals]
     elif not effects and (folded := self._fold(primitive, ins, out_avals, params)) is not None:
       outs = folded
+    elif _moves_keys(primitive, ins, out_avals):
+      outs = self._on_key_data(primitive, ins, out_avals, params)
     elif rule is None:
       source = _compat.current_source(self.export.call_site).line()
       self.export.missing.setdefault(primitive.name, []).append(source)
@@ -246,7 +269,8 @@ class OnnxTrace(_compat.Trace):
     names = names if isinstance(names, list) else [names]
     types = self.builder.graph.value_types
     for name, aval in zip(names, avals):
-      types.setdefault(name, (aval.dtype, onnx_dims(aval.shape)))
+      phys = _compat.physical_aval(aval)   # key arrays: their uint32 data
+      types.setdefault(name, (phys.dtype, onnx_dims(phys.shape)))
     return [OnnxTracer(self, aval, name) for name, aval in zip(names, avals)]
 
   def _apply_in_float32(self, rule, primitive, ins, args, out_avals, params):
@@ -278,16 +302,37 @@ class OnnxTrace(_compat.Trace):
     in_size = sum(t.const.size for t in ins)
     if out_size > max(FOLD_MIN_ELEMENTS, in_size):
       return None
-    fast = _NUMPY_FOLDS.get(primitive)
+    keys = [_compat.is_key_dtype(a.dtype) for a in [t.aval for t in ins] + out_avals]
+    fast = None if any(keys) else _NUMPY_FOLDS.get(primitive)
+    # JAX runs typed keys as key arrays; the trace holds their uint32 data.
+    consts = [_compat.wrap_key(t.const, t.aval.dtype) if k else t.const
+              for t, k in zip(ins, keys)]
     try:
-      result = fast(*[t.const for t in ins], **params) if fast else None
+      result = fast(*consts, **params) if fast else None
       if result is None:
-        result = primitive.bind(*[t.const for t in ins], **params)
+        result = primitive.bind(*consts, **params)
     except Exception:   # noqa: BLE001 - anything JAX can't run eagerly stays a node
       return None
     results = result if primitive.multiple_results else [result]
-    return [OnnxTracer(self, a, None, np.asarray(r, dtype=a.dtype))
-            for a, r in zip(out_avals, results)]
+    return [OnnxTracer(self, a, None, _compat.key_data(r) if k
+                       else np.asarray(r, dtype=a.dtype))
+            for a, r, k in zip(out_avals, results, keys[len(ins):])]
+
+  def _on_key_data(self, primitive, ins, out_avals, params):
+    """A primitive that moves typed keys around (slice, gather, select_n,
+    concatenate, ...) is applied to their uint32 data, vmapped over the
+    trailing key-data axes: what JAX's lowering of such ops does."""
+    phys = [OnnxTracer(self, _compat.physical_aval(t.aval), t.value, t.const, t.origin)
+            for t in ins]
+    fn = lambda *xs: primitive.bind(*xs, **params)
+    ndim = len(_compat.physical_aval(out_avals[0]).shape) - len(out_avals[0].shape)
+    for _ in range(ndim):
+      fn = jax.vmap(fn, in_axes=[-1 if _compat.is_key_dtype(t.aval.dtype) else None
+                                 for t in ins], out_axes=-1)
+    with _compat.set_current_trace(self):
+      outs = fn(*phys)
+    outs = [self.lift(o) for o in (outs if primitive.multiple_results else [outs])]
+    return [OnnxTracer(self, a, o.value, o.const) for a, o in zip(out_avals, outs)]
 
   # -- calls -----------------------------------------------------------------
   def call_jax(self, fn: Callable, *args):
@@ -340,7 +385,8 @@ def trace_subgraph(parent: OnnxTrace, name: str, fn: Callable, in_avals: Sequenc
   inputs = []
   for aval in in_avals:
     iname = export.namer(f"{name}_in")
-    graph.inputs.append((iname, aval.dtype, onnx_dims(aval.shape)))
+    phys = _compat.physical_aval(aval)   # key arrays: their uint32 data
+    graph.inputs.append((iname, phys.dtype, onnx_dims(phys.shape)))
     inputs.append(trace.new_input(iname, aval))
   with tracing(trace):
     outs = [trace.lift(o) for o in fn(trace, *inputs)]
@@ -351,5 +397,6 @@ def trace_subgraph(parent: OnnxTrace, name: str, fn: Callable, in_avals: Sequenc
       value = trace.materialize(o)
       if value not in produced or any(value == n for n, _, _ in graph.outputs):
         value = builder.op("Identity", value)
-      graph.outputs.append((value, o.aval.dtype, onnx_dims(o.aval.shape)))
+      phys = _compat.physical_aval(o.aval)
+      graph.outputs.append((value, phys.dtype, onnx_dims(phys.shape)))
   return graph, [o.aval for o in outs]

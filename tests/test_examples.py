@@ -14,7 +14,9 @@ import jax_onnx
 from jax_onnx import testing
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples")
-EXAMPLES = ("mlp", "transformer_block")
+EXAMPLES = ("mlp", "transformer_block", "mlp_batchnorm", "transformer_mlp", "gpt", "vit_patches",
+            "vit_conv", "patch_embedding", "mnist_cnn", "cnn_layernorm", "conv_token_embedding",
+            "resnet")
 BATCHES = (2, 5)
 
 
@@ -30,8 +32,8 @@ def load_example(name: str):
 def _params():
   for name in EXAMPLES:
     for shape_info in (True, False):
-      yield dict(testcase_name=f"_{name}_{'shapes' if shape_info else 'noshapes'}",
-                 name=name, shape_info=shape_info)
+      yield {"testcase_name": f"_{name}_{'shapes' if shape_info else 'noshapes'}",
+             "name": name, "shape_info": shape_info}
 
 
 class ExamplesTest(parameterized.TestCase):
@@ -48,9 +50,22 @@ class ExamplesTest(parameterized.TestCase):
     self.assertEqual(batch_dim.dim_param, "B")
     rng = np.random.default_rng(0)
     for batch in BATCHES:
-      x = rng.standard_normal((batch, *spec.shape[1:])).astype(spec.dtype)
+      # (integer inputs, such as token ids, are drawn in [0, INPUT_HIGH))
+      x = module._common.make_input(rng, spec, batch, getattr(module, "INPUT_HIGH", None))
       testing.check_exported(exported, model, [x], rtol=1e-4, atol=1e-4,
                              where=f"{name} batch={batch} shape_info={shape_info}")
+
+  @parameterized.named_parameters((f"_{name}", name) for name in EXAMPLES)
+  def test_table_metadata(self, name):
+    module = load_example(name)
+    self.assertIsInstance(module.DESCRIPTION, str)
+    self.assertTrue(module.DESCRIPTION.endswith("."), name)
+    self.assertIsInstance(module.COMPONENTS, tuple)
+    self.assertTrue(module.COMPONENTS and all(isinstance(c, str) for c in module.COMPONENTS))
+
+  def test_main_lists_every_example(self):
+    main = load_example("main")
+    self.assertEqual(set(main.EXAMPLES), set(EXAMPLES))
 
   def test_main_saves(self):
     module = load_example("mlp")

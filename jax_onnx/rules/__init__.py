@@ -1,3 +1,4 @@
 """Rules, one module per primitive family. Importing registers them all."""
-from jax_onnx.rules import (calls, control_flow, conversion, elementwise,  # noqa: F401
-                            indexing, linalg, reductions, structural, unsupported)
+from jax_onnx.rules import (bits, calls, control_flow, conversion, convolution,  # noqa: F401
+                            elementwise, indexing, linalg, random, reductions, scatter,
+                            sorting, special, structural, unsupported, windows)

@@ -8,7 +8,7 @@ from jax.extend.core import ClosedJaxpr
 from jax.extend.core import primitives as P
 
 from jax_onnx.functions import call_as_function
-from jax_onnx.registry import case, register_rule
+from jax_onnx.registry import Spec, case, register_rule
 
 
 @register_rule(P.jit_p, family="calls", higher_order=True, onnx_ops=["(spliced)", "local function"])
@@ -78,3 +78,25 @@ case("custom_jvp_relu", lambda x: jax.nn.relu(x) + jax.nn.softplus(x), ("B", 3),
 case("custom_vjp_user", lambda x: _clip_gradient(x) * 2.0, ("B", 3), covers="custom_vjp_call")
 case("remat_checkpoint", jax.checkpoint(lambda x: jnp.sin(x) * 2.0), ("B", 5),
      covers="remat2")
+
+
+@register_rule(P.linear_solve_p, family="calls", higher_order=True, onnx_ops=["(spliced)"])
+def _custom_linear_solve(trace, tracers, *, const_lengths, jaxprs):
+  # lax.custom_linear_solve only tells autodiff how to differentiate a solve:
+  # its value is the `solve` function applied to b, spliced in place.
+  ends = np.cumsum([0, *const_lengths])
+  solve_consts = list(tracers[ends[2]:ends[3]])   # (matvec, vecmat, solve, transpose_solve)
+  return trace.eval_jaxpr(jaxprs.solve, solve_consts + list(tracers[ends[-1]:]))
+
+
+def _cg_solve(a_diag, b):
+  # A symmetric positive definite system, solved by conjugate gradients with a
+  # fixed number of iterations (jax.scipy.sparse.linalg.cg binds custom_linear_solve).
+  import jax.scipy.sparse.linalg as sla
+  matvec = lambda v: (a_diag + 1.0) * v + 0.1 * jnp.roll(v, 1, axis=-1) + 0.1 * jnp.roll(v, -1, axis=-1)
+  x, _ = sla.cg(matvec, b, maxiter=12, tol=0.0)
+  return x
+
+
+case("custom_linear_solve_cg", jax.vmap(_cg_solve), Spec(("B", 6), "float32", "positive"),
+     ("B", 6), covers="custom_linear_solve", atol=1e-4)

@@ -8,6 +8,7 @@ graph does not grow with the number of iterations.
 """
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 from jax.extend.core import primitives as P
 
@@ -55,21 +56,38 @@ def _switch(trace, index, branches, operands, first):
 # ---------------------------------------------------------------------------
 # while -> Loop (no trip count; the condition is re-evaluated in the body)
 
+def _any(trace, pred):
+  """A batched condition (vmap of a while loop) keeps the loop running while
+  any element holds."""
+  return trace.call_jax(jnp.any, pred) if pred.aval.shape else pred
+
+
+def _select_running(pred, new, old):
+  # ... and only the elements whose condition holds take the body's update
+  # (as XLA lowers a while with a batched predicate).
+  expand = lambda p, x: p.reshape(p.shape + (1,) * (x.ndim - p.ndim))
+  return [jnp.where(expand(pred, n), n, o) for n, o in zip(new, old)]
+
+
 @register_rule(P.while_p, family="control_flow", higher_order=True, onnx_ops=["Loop"])
 def _while(trace, tracers, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
   cond_consts = tracers[:cond_nconsts]
   body_consts = tracers[cond_nconsts:cond_nconsts + body_nconsts]
   init = tracers[cond_nconsts + body_nconsts:]
   (keep_going,) = trace.eval_jaxpr(cond_jaxpr, cond_consts + init)
-  keep_going = trace.lift(keep_going)
+  batched = bool(keep_going.aval.shape)
+  keep_going = trace.lift(_any(trace, keep_going))
   if keep_going.const is not None and not keep_going.const:
     return init   # the loop never runs
 
   def body(sub, i, cond, *carry):
     del i, cond
     new_carry = _body(body_jaxpr, *body_consts, *carry)
+    if batched:
+      (running,) = _body(cond_jaxpr, *cond_consts, *carry)
+      new_carry = sub.call_jax(_select_running, running, new_carry, list(carry))
     (again,) = _body(cond_jaxpr, *cond_consts, *new_carry)
-    return [again, *new_carry]
+    return [_any(sub, again), *new_carry]
 
   graph, _ = trace_subgraph(trace, "while_body", body,
                             _LOOP_COUNTERS + [t.aval for t in init])
@@ -197,6 +215,9 @@ def _cases():
        covers="while", expect_ops=("Loop",))
   case("fori_loop_dynamic_bounds", lambda x, n: lax.fori_loop(0, n[0], lambda i, c: c * 0.9 + i, x),
        X, Spec((1,), "int32", "index", 6), covers="while")
+  case("while_vmapped_batched_condition", jax.vmap(
+      lambda v: lax.while_loop(lambda c: c[0] < 50, lambda c: (c[0] * 2 + 1, c[1] + 1), (v, 0))),
+       Spec(("B",), "int32", "index", 40), covers="while")
   case("while_never_runs", lambda x: lax.while_loop(lambda c: c[1] < 0, lambda c: (c[0] * 2, c[1]),
                                                       (x, 1))[0], X, covers="while")
 

@@ -108,26 +108,30 @@ def _square(ctx, x):
 
 @register_rule(P.log1p_p, family="elementwise", onnx_ops=["Log", "Div", "Where"])
 def _log1p(ctx, x, **_):
-  # Accurate for tiny x: with u = 1 + x (rounded), log1p(x) = log(u) * x / (u - 1).
+  # Accurate for tiny x: with u = 1 + x (rounded), log1p(x) = x * (log(u) / (u - 1)),
+  # the ratio being 1 where u == 1. Multiplying x (not selecting it) keeps
+  # log1p(-0.0) = -0.0: ORT's Where loses the sign of a selected -0.0.
   dtype = ctx.aval_out.dtype
   one = ctx.scalar(1, dtype)
   u = ctx.op("Add", x, one)
   um1 = ctx.op("Sub", u, one)
-  exact = ctx.op("Mul", ctx.op("Log", u), ctx.op("Div", x, um1))
-  # x in Where's last input keeps log1p(-0.0) = -0.0 (see _sign).
-  r = ctx.op("Where", ctx.op("Not", ctx.op("Equal", um1, ctx.scalar(0, dtype))), exact, x)
-  return ctx.op("Where", ctx.op("IsInf", u, detect_negative=0), u, r)   # log1p(-inf) = NaN
+  ratio = ctx.op("Where", ctx.op("Equal", um1, ctx.scalar(0, dtype)), one,
+                 ctx.op("Div", ctx.op("Log", u), um1))
+  r = ctx.op("Mul", x, ratio)
+  return ctx.op("Where", ctx.op("IsInf", u, detect_negative=0), u, r)   # log1p(inf) = inf
 
 
 @register_rule(P.expm1_p, family="elementwise", onnx_ops=["Exp", "Log", "Where"])
 def _expm1(ctx, x, **_):
-  # Kahan: with u = exp(x), expm1(x) = (u - 1) * x / log(u), exact near 0.
+  # Kahan: with u = exp(x), expm1(x) = x * ((u - 1) / log(u)), exact near 0
+  # (ratio 1 where u == 1; x multiplied, not selected, keeps -0.0).
   dtype = ctx.aval_out.dtype
   one = ctx.scalar(1, dtype)
   u = ctx.op("Exp", x)
   um1 = ctx.op("Sub", u, one)
-  exact = ctx.op("Mul", um1, ctx.op("Div", x, ctx.op("Log", u)))
-  r = ctx.op("Where", ctx.op("Not", ctx.op("Equal", um1, ctx.scalar(0, dtype))), exact, x)
+  ratio = ctx.op("Where", ctx.op("Equal", um1, ctx.scalar(0, dtype)), one,
+                 ctx.op("Div", um1, ctx.op("Log", u)))
+  r = ctx.op("Mul", x, ratio)
   r = ctx.op("Where", ctx.op("Equal", um1, ctx.scalar(-1, dtype)), um1, r)
   return ctx.op("Where", ctx.op("IsInf", u), u, r)
 
@@ -286,3 +290,13 @@ case("bf16_select_and_compare", lambda x, y: jnp.where(x > y, x, y),
      Spec(_BF, "bfloat16"), Spec(_BF, "bfloat16"), covers="select_n", atol=0)
 case("f16_arithmetic", lambda x, y: jnp.exp(x) * y - x,
      Spec(_BF, "float16"), Spec(_BF, "float16"), covers="exp", rtol=2e-3, atol=2e-3)
+
+
+def _signed_zeros(rng, shape):
+  return np.where(rng.random(shape) < 0.5, np.float32(0.0), np.float32(-0.0))
+
+
+# 1 / f(+-0.0) = +-inf tells the zeros apart (allclose does not).
+for _name, _fn in {"log1p": lax.log1p, "expm1": lax.expm1, "sign": lax.sign}.items():
+  case(f"{_name}_keeps_sign_of_zero", lambda x, f=_fn: 1.0 / f(x), Spec(_BIN, F32, _signed_zeros),
+       covers=_name, atol=0)

@@ -1,30 +1,28 @@
 """Primitives without a rule yet, and why. The coverage table reads this."""
 from jax_onnx.registry import not_implemented
 
-_LATER_LAX = "planned in the lax-coverage issue"
+_DECOMPOSITION = ("an iterative matrix decomposition with no ONNX op: compute it outside the "
+                  "exported function, or pass its result in as an input")
+_GRAD_OF_POOLING = ("appears only in the gradient of a max-pooling window; export the "
+                    "forward model, or use an average pool in the differentiated part")
 _COLLECTIVE = ("a collective across devices: an ONNX graph runs on one device, so "
                "export the per-device function instead")
 _EFFECT = "an effect/token with no meaning in an inference graph"
 
 not_implemented({
-    **{p: _LATER_LAX for p in [
-        "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "bessel_i0e",
-        "bessel_i1e", "bitcast_convert_type", "cbrt", "clz", "conv_general_dilated",
-        "cosh", "cumlogsumexp", "cummax", "cummin", "cumprod", "cumsum", "digamma",
-        "dynamic_update_slice", "erf_inv", "erfc", "exp2", "fft",
-        "is_finite", "lgamma", "nextafter", "pad", "population_count",
-        "reduce_precision", "reduce_window", "reduce_window_max", "reduce_window_min",
-        "reduce_window_sum", "reduce_xor", "rem", "rev", "scatter", "scatter-add",
-        "scatter-max", "scatter-min", "scatter-mul", "select_and_gather_add",
-        "select_and_scatter", "select_and_scatter_add", "shift_left",
-        "shift_right_arithmetic", "shift_right_logical", "sinh", "sort", "tan",
-        "top_k", "approx_top_k", "cholesky", "triangular_solve", "random_bits",
-        "random_fold_in", "random_seed", "random_split", "random_wrap", "random_unwrap",
-        "threefry2x32", "reduce", "clamp_precision", "igamma",
-        "igammac", "igamma_grad_a", "polygamma", "zeta", "regularized_incomplete_beta",
-        "random_gamma", "rng_uniform", "rng_bit_generator", "custom_linear_solve",
-        "tridiagonal_solve", "tridiagonal", "eig", "eigh", "qr", "svd", "lu", "schur",
-        "hessenberg", "householder_product"]},
+    **{p: _DECOMPOSITION for p in ["eig", "eigh", "qr", "svd", "lu", "schur", "hessenberg",
+                                   "householder_product", "tridiagonal"]},
+    **{p: _GRAD_OF_POOLING for p in ["select_and_gather_add", "select_and_scatter",
+                                     "select_and_scatter_add"]},
+    "fft": ("its results are complex, and ONNX Runtime has no complex tensors (jax_onnx "
+            "carries no complex values either)"),
+    "reduce": ("a variadic reduction with a custom body (lax.reduce with a user function): "
+               "use jnp reductions (sum/max/min/prod/argmax), which have rules"),
+    "rng_uniform": "XLA's stateful RNG: not reproducible, so not exportable; use jax.random",
+    "rng_bit_generator": ("XLA's stateful bit generator (jax.random with the 'rbg' "
+                          "implementation): use the default threefry implementation"),
+    "tridiagonal_solve": "planned: the Thomas algorithm for static sizes",
+
 
     **{p: _COLLECTIVE for p in ["psum", "pmax", "pmin", "all_gather", "all_to_all",
                                 "ppermute", "ragged_all_to_all", "axis_index"]},
