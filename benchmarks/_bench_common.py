@@ -8,7 +8,20 @@ import platform
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES_DIR = os.path.join(os.path.dirname(HERE), "examples")
 # Modules of examples/ that define make_model() and INPUT_SPEC.
-EXAMPLES = ["mlp", "transformer_block"]
+EXAMPLES = ["mlp", "mlp_batchnorm", "transformer_mlp", "transformer_block", "mnist_cnn",
+            "cnn_layernorm", "conv_token_embedding", "patch_embedding", "vit_patches",
+            "vit_conv", "gpt", "resnet"]
+
+
+def make_input(module, rng, batch: int):
+  """A random input for an example at `batch`: normal floats, or ids in
+  [0, INPUT_HIGH) for an integer input (token ids)."""
+  import numpy as np
+  spec = module.INPUT_SPEC
+  shape = tuple(d if isinstance(d, int) else batch for d in spec.shape)
+  if np.issubdtype(np.dtype(spec.dtype), np.integer):
+    return rng.integers(0, module.INPUT_HIGH, shape).astype(spec.dtype)
+  return rng.standard_normal(shape).astype(spec.dtype)
 
 
 def cpu_model() -> str:

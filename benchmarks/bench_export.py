@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import jax_onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import cpu_model  # noqa: E402
+from _bench_common import cpu_model  # noqa: E402
 
 SPEC = jax.ShapeDtypeStruct((8, 16), jnp.float32)
 CHUNK_STEPS = 50

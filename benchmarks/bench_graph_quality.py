@@ -39,7 +39,7 @@ from onnx import numpy_helper
 import jax_onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import EXAMPLES, load_example  # noqa: E402
+from _bench_common import EXAMPLES, load_example  # noqa: E402
 
 
 

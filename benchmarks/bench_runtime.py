@@ -42,10 +42,9 @@ import numpy as np
 import jax_onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import EXAMPLES, cpu_model, load_example  # noqa: E402
+from _bench_common import EXAMPLES, cpu_model, load_example, make_input  # noqa: E402
 
 RTOL = ATOL = 1e-4
-
 
 
 
@@ -78,9 +77,11 @@ def session_with_threads(exported, intra_op_num_threads: int):
                               providers=["CPUExecutionProvider"])
 
 
-def measure(name: str, model, spec, batches, reps: int, warmup: int, rounds: int,
-            seed: int = 0, ort_threads: int | None = None) -> list[dict]:
-  exported = jax_onnx.transform(model).lower(spec)
+def measure(name: str, module, batches, reps: int, warmup: int, rounds: int,
+            seed: int = 0, ort_threads: int | None = None, opset: int | None = None
+            ) -> list[dict]:
+  model, spec = module.make_model(), module.INPUT_SPEC
+  exported = jax_onnx.transform(model, **({"opset": opset} if opset else {})).lower(spec)
   sess = exported.session()
   opts = sess.get_session_options()
   sess_t = session_with_threads(exported, ort_threads) if ort_threads is not None else None
@@ -89,7 +90,7 @@ def measure(name: str, model, spec, batches, reps: int, warmup: int, rounds: int
   rng = np.random.default_rng(seed)
   rows = []
   for batch in batches:
-    x = rng.standard_normal(concrete_shape(spec, batch)).astype(spec.dtype)
+    x = make_input(module, rng, batch)
     feeds = {input_name: x}
     x_dev = jax.device_put(x)
 
@@ -144,7 +145,6 @@ def measure(name: str, model, spec, batches, reps: int, warmup: int, rounds: int
 
 
 
-
 def _threads(n: int) -> str:
   return f"{n} (ORT default)" if n == 0 else str(n)
 
@@ -180,6 +180,8 @@ def main(argv=None):
   ap.add_argument("--ort-threads", type=int, default=None, metavar="N",
                   help="also time a second ORT session with intra_op_num_threads=N "
                        "(extra columns ORTNt); off by default")
+  ap.add_argument("--opset", type=int, default=None,
+                  help="ONNX opset of the export (23 fuses Attention); jax_onnx's default")
   args = ap.parse_args(argv)
 
   import onnxruntime as ort
@@ -190,13 +192,13 @@ def main(argv=None):
   threads = None
   for name in args.examples:
     module = load_example(name)
-    rows += measure(name, module.make_model(), module.INPUT_SPEC, args.batches,
-                    args.reps, args.warmup, args.rounds, ort_threads=args.ort_threads)
+    rows += measure(name, module, args.batches, args.reps, args.warmup, args.rounds,
+                    ort_threads=args.ort_threads, opset=args.opset)
     threads = (rows[-1]["intra_op_num_threads"], rows[-1]["inter_op_num_threads"])
   print(f"# ORT session options as jax_onnx sets them: intra_op_num_threads = "
         f"{_threads(threads[0])}, inter_op_num_threads = {_threads(threads[1])}; "
         f"CPUExecutionProvider")
-  print(f"# {args.warmup} warm-up calls, then {args.reps} timed calls each in "
+  print(f"# opset {args.opset or jax_onnx.api.DEFAULT_OPSET}; {args.warmup} warm-up calls, then {args.reps} timed calls each in "
         f"{args.rounds} alternating rounds; times per call in microseconds\n")
   print_table(rows)
   return rows

@@ -11,10 +11,23 @@ import tempfile
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mlp  # noqa: E402
-import transformer_block  # noqa: E402
+import cnn_layernorm
+import conv_token_embedding
+import gpt
+import mlp
+import mlp_batchnorm
+import mnist_cnn
+import patch_embedding
+import resnet
+import transformer_block
+import transformer_mlp
+import vit_conv
+import vit_patches
 
-EXAMPLES = {"mlp": mlp, "transformer_block": transformer_block}
+# name -> module with INPUT_SPEC, DESCRIPTION, COMPONENTS, make_model() and main(path)
+EXAMPLES = {m.__name__: m for m in (
+    mlp, mlp_batchnorm, transformer_block, transformer_mlp, gpt, patch_embedding, vit_patches,
+    vit_conv, mnist_cnn, cnn_layernorm, conv_token_embedding, resnet)}
 
 
 def main(argv: list[str]) -> int:

@@ -12,9 +12,11 @@ import jax.numpy as jnp
 from flax import nnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
 INPUT_SPEC = jax.ShapeDtypeStruct(("B", 30), jnp.float32)
+DESCRIPTION = "A three-layer perceptron with relu and gelu activations."
+COMPONENTS = ("nnx.Linear", "jax.nn.relu", "jax.nn.gelu")
 
 
 class MLP(nnx.Module):

@@ -13,10 +13,14 @@ import jax.numpy as jnp
 from flax import nnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
 SEQ, DIM, HEADS, MLP_DIM = 8, 32, 4, 64
 INPUT_SPEC = jax.ShapeDtypeStruct(("B", SEQ, DIM), jnp.float32)
+DESCRIPTION = ("A pre-LN transformer block written with plain jnp math: self-attention "
+               "with einsum and softmax, then a gelu MLP.")
+COMPONENTS = ("nnx.Linear", "nnx.Param", "jnp.einsum", "jax.nn.softmax", "jax.nn.gelu",
+              "jax.lax.rsqrt", "jax.lax.slice_in_dim")
 
 
 class LayerNorm(nnx.Module):
