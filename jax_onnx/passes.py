@@ -189,7 +189,10 @@ def simplify(graph: Graph) -> int:
         p, q = inner.attrs["perm"], node.attrs["perm"]
         perm = [p[i] for i in q]
         if perm == list(range(len(perm))):
-          renames[node.outputs[0]] = inner.inputs[0]
+          if node.outputs[0] in outputs:    # a graph output keeps its name
+            node.op_type, node.inputs, node.attrs = "Identity", [inner.inputs[0]], {}
+          else:
+            renames[node.outputs[0]] = inner.inputs[0]
         else:
           node.inputs = [inner.inputs[0]]
           node.attrs = dict(node.attrs, perm=perm)

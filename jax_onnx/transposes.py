@@ -166,11 +166,11 @@ def fold_flatten_transposes(graph: Graph) -> int:
     if t is None or t.op_type != "Transpose" or len(readers.get(t.outputs[0], [])) != 1:
       continue
     perm = list(t.attrs["perm"])
-    in_type, out_type = types.get(t.inputs[0]), types.get(node.outputs[0])
-    if (perm[0] != 0 or in_type is None or out_type is None or len(out_type[1]) != 2
+    t_type, out_type = types.get(t.outputs[0]), types.get(node.outputs[0])
+    if (perm[0] != 0 or t_type is None or out_type is None or len(out_type[1]) != 2
         or node.outputs[0] in outputs):
       continue
-    src_dims = in_type[1][1:]
+    src_dims = [t_type[1][i] for i in _inverse(perm)][1:]
     if not all(isinstance(d, (int, np.integer)) for d in src_dims):
       continue
     mms = readers.get(node.outputs[0], [])

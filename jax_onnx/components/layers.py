@@ -8,7 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax_onnx.components.core import composite, register_component, route_method, should_route
+from jax_onnx.components.core import (composite, register_component, route_function,
+                                      route_method, should_route)
 from jax_onnx.registry import Lazy, Spec, case
 
 
@@ -93,3 +94,102 @@ case("component_one_hot", lambda i: jax.nn.one_hot(i, 5), Spec(("B", 3), "int32"
      covers="jax.nn.one_hot", expect_ops=("Equal",))
 case("component_standardize", lambda x: jax.nn.standardize(x), _X, covers="jax.nn.standardize",
      atol=2e-5)
+
+
+# ---------------------------------------------------------------------------
+# nnx.avg_pool (flax.linen.pooling.avg_pool) -> AveragePool.
+
+def _routed_avg_pool(original):
+  def avg_pool(inputs, window_shape, strides=None, padding="VALID", count_include_pad=True):
+    window = tuple(int(w) for w in window_shape)
+    strides = tuple(int(s) for s in strides) if strides else (1,) * len(window)
+    if (np.ndim(inputs) != len(window) + 2 or not should_route()
+        or not (isinstance(padding, str) or all(len(p) == 2 for p in padding))):
+      return original(inputs, window_shape, strides, padding, count_include_pad)
+    pads = padding if isinstance(padding, str) else tuple(
+        (int(lo), int(hi)) for lo, hi in padding)
+
+    def decomposition(x, **_):
+      return original(x, window, strides, pads, count_include_pad)
+    return composite("jax_onnx.avg_pool", decomposition)(
+        inputs, window=window, strides=strides, padding=pads,
+        count_include_pad=bool(count_include_pad))
+  return avg_pool
+
+
+@register_component("jax_onnx.avg_pool", title="flax.nnx.avg_pool", onnx_ops=["AveragePool"],
+                    notes="one batch axis, channels last; padding within the window")
+def _avg_pool(ctx, x, *, window, strides, padding, count_include_pad):
+  shape = ctx.avals_in[0].shape
+  spatial = shape[1:-1]
+  if isinstance(padding, str):
+    if not all(isinstance(d, (int, np.integer)) for d in spatial):
+      return None
+    padding = jax.lax.padtype_to_pads(spatial, window, strides, padding)
+  if any(lo < 0 or hi < 0 or lo >= w or hi >= w for (lo, hi), w in zip(padding, window)):
+    return None
+  ndim = len(shape)
+  to_channels_first = [0, ndim - 1] + list(range(1, ndim - 1))
+  y = ctx.op("AveragePool", ctx.op("Transpose", x, perm=to_channels_first),
+             kernel_shape=list(window), strides=list(strides),
+             pads=[lo for lo, _ in padding] + [hi for _, hi in padding],
+             count_include_pad=int(count_include_pad))
+  return ctx.op("Transpose", y, perm=list(np.argsort(to_channels_first)))
+
+
+route_function("flax.nnx.avg_pool", "jax_onnx.avg_pool",
+               ("flax.linen.pooling", "flax.linen", "flax.nnx"), "avg_pool", _routed_avg_pool)
+
+
+def _pool(name, **kw):
+  return lambda x: getattr(__import__("flax.nnx", fromlist=["nnx"]), name)(x, **kw)
+
+
+_IMG = ("B", 6, 7, 3)
+case("component_nnx_avg_pool", _pool("avg_pool", window_shape=(2, 2), strides=(2, 2)), _IMG,
+     covers="flax.nnx.avg_pool", expect_ops=("AveragePool",))
+case("component_nnx_avg_pool_same_exclude_pad",
+     _pool("avg_pool", window_shape=(3, 3), strides=(2, 1), padding="SAME",
+           count_include_pad=False), _IMG, covers="flax.nnx.avg_pool",
+     expect_ops=("AveragePool",))
+case("component_nnx_avg_pool_same_include_pad",
+     _pool("avg_pool", window_shape=(3, 2), padding="SAME"), _IMG, covers="flax.nnx.avg_pool",
+     expect_ops=("AveragePool",))
+case("component_nnx_avg_pool_1d", _pool("avg_pool", window_shape=(3,), strides=(2,)),
+     ("B", 9, 4), covers="flax.nnx.avg_pool", expect_ops=("AveragePool",))
+case("component_nnx_max_pool", _pool("max_pool", window_shape=(2, 2), strides=(2, 2)), _IMG,
+     covers="flax.nnx.max_pool", expect_ops=("Max",))
+case("component_nnx_max_pool_3x3", _pool("max_pool", window_shape=(3, 3), padding="SAME"),
+     _IMG, covers="flax.nnx.max_pool", expect_ops=("Max",))
+case("component_nnx_conv", _model(lambda nnx, r: nnx.Conv(3, 4, (3, 3), rngs=r)), _IMG,
+     covers="flax.nnx.Conv", expect_ops=("Conv",))
+case("component_nnx_conv_nchw_input",
+     _model(lambda nnx, r: nnx.Conv(3, 4, (3, 3), rngs=r)), _IMG, covers="flax.nnx.Conv",
+     options={"pre_transpose": [(0, 2, 3, 1)], "post_transpose": [(0, 3, 1, 2)]},
+     expect_ops=("Conv",), forbid_ops=("Transpose", "Add"))
+case("component_nnx_conv_transpose",
+     _model(lambda nnx, r: nnx.ConvTranspose(3, 4, (3, 3), strides=(2, 2), rngs=r)), _IMG,
+     covers="flax.nnx.ConvTranspose", expect_ops=("ConvTranspose",))
+
+
+def _small_cnn(nnx, rngs):
+  class CNN(nnx.Module):
+    def __init__(self):
+      self.conv1 = nnx.Conv(3, 4, (3, 3), rngs=rngs)
+      self.conv2 = nnx.Conv(4, 4, (3, 3), strides=(2, 2), rngs=rngs)
+      self.norm = nnx.BatchNorm(4, use_running_average=True, rngs=rngs)
+      self.head = nnx.Linear(4 * 3 * 3, 5, rngs=rngs)
+
+    def __call__(self, x):
+      x = nnx.avg_pool(nnx.relu(self.conv1(x)), (2, 2), (1, 1))
+      x = nnx.relu(self.norm(self.conv2(x)))
+      return self.head(x.reshape(x.shape[0], -1))
+  return CNN()
+
+
+# An NHWC Flax CNN fed NCHW: transpose sinking leaves no Transpose at all (the
+# flatten's layout is folded into the Linear's weights).
+case("component_cnn_nchw_input_has_no_transpose", _model(_small_cnn), _IMG,
+     covers="flax.nnx.Conv", options={"pre_transpose": [(0, 2, 3, 1)]},
+     expect_ops=("Conv", "AveragePool", "BatchNormalization", "Gemm"),
+     forbid_ops=("Transpose",))

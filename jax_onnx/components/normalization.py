@@ -233,3 +233,66 @@ case("component_batch_norm_nhwc",
 case("component_batch_norm_call_flag",
      _layer(lambda r: _nnx("BatchNorm")(6, rngs=r), use_running_average=True), ("B", 4, 6),
      covers="flax.nnx.BatchNorm", expect_ops=("BatchNormalization",), atol=2e-5)
+
+
+# ---------------------------------------------------------------------------
+# nnx.GroupNorm (statistics over each group's channels and all spatial axes)
+# -> GroupNormalization (opset 21: per-channel scale and bias).
+
+def _routed_group_norm(original):
+  def __call__(self, x, *, mask=None):
+    if (mask is not None or self.reduction_axes is not None or self.axis_name is not None
+        or x.ndim < 3 or not should_route()):
+      return original(self, x, mask=mask)
+    scale = self.scale[...] if self.scale else None
+    bias = self.bias[...] if self.bias else None
+    x, scale, bias = self.promote_dtype((x, scale, bias), dtype=self.dtype)
+    attrs = {"num_groups": int(self.num_groups), "epsilon": float(self.epsilon),
+             "use_fast_variance": bool(self.use_fast_variance),
+             "dtype": None if self.dtype is None else np.dtype(self.dtype).name,
+             "has_scale": scale is not None, "has_bias": bias is not None}
+
+    def decomposition(x, scale, bias, *, num_groups, epsilon, use_fast_variance, dtype, **_):
+      norm = _flax_norm()
+      axes = tuple(range(1, x.ndim))        # all but the batch axis, per group
+      groups = x.reshape(x.shape[:-1] + (num_groups, x.shape[-1] // num_groups))
+      mean, var = norm._compute_stats(groups, axes[:-1] + (-1,), dtype, None, None,
+                                      use_fast_variance=use_fast_variance)
+      mean = jnp.repeat(mean, x.shape[-1] // num_groups, axis=1)
+      var = jnp.repeat(var, x.shape[-1] // num_groups, axis=1)
+      return norm._normalize(x, mean, var, scale, bias, axes[:-1], (x.ndim - 1,), dtype, epsilon)
+    return composite("jax_onnx.group_norm", decomposition)(x, scale, bias, **attrs)
+  return __call__
+
+
+@register_component("jax_onnx.group_norm", title="flax.nnx.GroupNorm",
+                    onnx_ops=["GroupNormalization"], min_opset=21,
+                    notes="channels last, statistics over all non-batch axes (the default)")
+def _group_norm(ctx, x, *params, num_groups, epsilon, use_fast_variance, dtype, has_scale,
+                has_bias):
+  del use_fast_variance
+  x_aval = ctx.avals_in[0]
+  ndim = len(x_aval.shape)
+  channels = x_aval.shape[-1]
+  if not isinstance(channels, (int, np.integer)) or (
+      dtype and dtype != np.dtype(x_aval.dtype).name):
+    return None
+  params = list(params)
+  scale = params.pop(0) if has_scale else ctx.const(np.ones(channels, x_aval.dtype))
+  bias = params.pop(0) if has_bias else ctx.const(np.zeros(channels, x_aval.dtype))
+  to_channels_first = [0, ndim - 1] + list(range(1, ndim - 1))
+  y = ctx.op("GroupNormalization", ctx.op("Transpose", x, perm=to_channels_first), scale, bias,
+             num_groups=num_groups, epsilon=epsilon)
+  return ctx.op("Transpose", y, perm=list(np.argsort(to_channels_first)))
+
+
+route_method("flax.nnx.GroupNorm", _NORM, "GroupNorm", "__call__", _routed_group_norm)
+
+case("component_group_norm",
+     _layer(lambda r: _nnx("GroupNorm")(8, num_groups=4, rngs=r)), ("B", 3, 5, 8),
+     covers="flax.nnx.GroupNorm", expect_ops=("GroupNormalization",), atol=2e-5)
+case("component_group_norm_1d", _layer(lambda r: _nnx("GroupNorm")(6, num_groups=2, rngs=r)),
+     ("B", 7, 6), covers="flax.nnx.GroupNorm", expect_ops=("GroupNormalization",), atol=2e-5)
+case("component_group_norm_opset18_decomposed",
+     _layer(lambda r: _nnx("GroupNorm")(8, num_groups=4, rngs=r)), ("B", 3, 5, 8),
+     covers="flax.nnx.GroupNorm", opset=18, forbid_ops=("GroupNormalization",), atol=2e-5)
