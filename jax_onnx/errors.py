@@ -47,3 +47,7 @@ class SymbolicDimError(JaxOnnxError):
 
 class TracerLeakError(JaxOnnxError):
   """A tracer of another JAX transformation reached the ONNX trace."""
+
+
+class RuntimeVersionError(JaxOnnxError, RuntimeError):
+  """The installed ONNX Runtime is too old for the model's opset or IR version."""

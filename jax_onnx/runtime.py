@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 
 from jax_onnx import saving
+from jax_onnx.errors import RuntimeVersionError
 from jax_onnx.saving import external_layout
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
@@ -35,10 +36,28 @@ def create_session(exported, optimize: bool = True):
     model = exported.model_proto(external=layout)
   else:
     model = exported.model
-  session = ort.InferenceSession(_with_float32_boundary(model).SerializeToString(), opts,
-                                 providers=["CPUExecutionProvider"])
+  session = inference_session(_with_float32_boundary(model), opts)
   del values
   return session
+
+
+def inference_session(model: onnx.ModelProto, opts=None):
+  """ort.InferenceSession on the CPU, with a clear error when this ONNX Runtime
+  is too old for the model's opset or IR version."""
+  import onnxruntime as ort
+  try:
+    return ort.InferenceSession(model.SerializeToString(), opts,
+                                providers=["CPUExecutionProvider"])
+  except Exception as e:   # noqa: BLE001 - ORT raises its own pybind types
+    text = str(e)
+    if "opset" in text.lower() or "ir version" in text.lower():
+      opsets = ", ".join(f"{o.domain or 'ai.onnx'} {o.version}" for o in model.opset_import)
+      raise RuntimeVersionError(
+          f"onnxruntime {ort.__version__} cannot load this model (opsets: {opsets}; IR "
+          f"version {model.ir_version}): it is too old for them. Upgrade onnxruntime, or "
+          "export again with a lower `opset=`.\n(ONNX Runtime said: "
+          f"{text.splitlines()[-1][:300]})") from None
+    raise
 
 
 def _ort_value(array: np.ndarray):

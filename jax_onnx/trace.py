@@ -10,7 +10,6 @@ builds an ONNX subgraph.
 from __future__ import annotations
 
 import collections
-
 import contextlib
 import math
 from typing import Any, Callable, Sequence

@@ -736,6 +736,19 @@ class LargeWeightsTest(parameterized.TestCase):
 
 
 class BadInputMessagesTest(parameterized.TestCase):
+
+  def test_onnx_runtime_too_old_for_the_opset(self):
+    # A model stamped with an opset this ONNX Runtime does not know, as when a
+    # saved model is loaded by an older ONNX Runtime.
+    from jax_onnx import runtime
+    model = jax_onnx.transform(lambda x: x * 2.0).lower(("B", 3)).model
+    model.opset_import[0].version = 99
+    with self.assertRaises(jax_onnx.RuntimeVersionError) as cm:
+      runtime.inference_session(model)
+    message = str(cm.exception)
+    self.assertIn("ai.onnx 99", message)
+    self.assertIn("Upgrade onnxruntime", message)
+    self.assertIn("opset=", message)
   """Each bad input gets an error that says what is wrong and what to do."""
 
   def test_prng_key_argument(self):
