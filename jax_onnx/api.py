@@ -24,7 +24,7 @@ from jax_onnx.registry import _load_rules
 from jax_onnx.shapes import onnx_dims
 from jax_onnx.trace import ExportState, OnnxTrace, tracing
 
-DEFAULT_OPSET = 21
+DEFAULT_OPSET = 23       # Attention, RMSNormalization; ONNX Runtime >= 1.23 runs it
 MIN_OPSET = 18
 MAX_OPSET = 25       # the newest opset checked against the pinned ONNX Runtime
 

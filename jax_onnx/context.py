@@ -9,6 +9,10 @@ from jax_onnx import dtypes as _dt
 from jax_onnx import kernels
 
 
+def _static(d) -> bool:
+  return isinstance(d, (int, np.integer))
+
+
 class RuleContext:
   """Passed as `ctx` to every rule.
 
@@ -49,10 +53,24 @@ class RuleContext:
   def dim(self, d) -> str:
     return self.trace.export.dims.dim(d)
 
-  def reshape(self, x: str, dims) -> str:
-    """Reshape to `dims` (symbolic dims allowed). A 0 in an ONNX Reshape target
-    means "copy that dim" unless allowzero is set: set it for empty shapes."""
-    zero = any(isinstance(d, (int, np.integer)) and d == 0 for d in dims)
+  def reshape(self, x: str, dims, in_shape=None) -> str:
+    """Reshape to `dims` (symbolic dims allowed). `in_shape`: x's shape, if x is
+    not an operand of this primitive.
+
+    With a symbolic dim, the target is still a constant when each symbolic dim
+    either stays at its index (ONNX's 0, "copy that dim") or is the only one
+    left, with static dims around it (-1, "infer"): no shape arithmetic. A 0
+    means "copy" unless allowzero is set, which empty shapes need."""
+    zero = any(_static(d) and d == 0 for d in dims)
+    if in_shape is None:
+      in_shape = next((t.aval.shape for t in self.tracers_in if t.value == x), None)
+    if not zero and in_shape is not None and not all(_static(d) for d in dims):
+      target = [int(d) if _static(d) else
+                0 if i < len(in_shape) and not _static(in_shape[i]) and in_shape[i] == d else
+                -1 for i, d in enumerate(dims)]
+      infer = target.count(-1)
+      if infer == 0 or (infer == 1 and all(t > 0 for t in target if t != -1)):
+        return self.op("Reshape", x, self.ints(target))
     return self.op("Reshape", x, self.shape(dims), allowzero=1 if zero else None)
 
   def cast(self, x: str, dtype) -> str:

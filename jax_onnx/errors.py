@@ -51,3 +51,8 @@ class TracerLeakError(JaxOnnxError):
 
 class RuntimeVersionError(JaxOnnxError, RuntimeError):
   """The installed ONNX Runtime is too old for the model's opset or IR version."""
+
+
+class UnsupportedParameters(Exception):
+  """Raised by a rule for parameters it cannot export exactly; the export then
+  reports the primitive as unsupported, with this message as the reason."""

@@ -9,7 +9,8 @@ import jax.extend.core.primitives as _prims
 from jax.extend.core import Primitive
 
 from jax_onnx import _compat
-from jax_onnx.registry import HANDLED_BY_TRACE, NOT_YET_IMPLEMENTED, all_cases, all_rules
+from jax_onnx.registry import (HANDLED_BY_TRACE, NOT_YET_IMPLEMENTED, Lazy, all_cases,
+                               all_rules)
 
 
 def jax_primitives() -> list[Primitive]:
@@ -88,16 +89,37 @@ def component_rows() -> list[dict]:
       ops = ", ".join(dict.fromkeys(op for c in tested for op in c.expect_ops))
       how, notes = "its primitives' rules", _ROUTED_VIA.get(title, "")
     rows.append(dict(component=title, onnx_ops=ops, how=how, notes=notes, cases=len(tested),
-                     opsets=sorted({c.opset for c in tested if c.opset})))
+                     opsets=sorted({c.opset for c in tested if c.opset}),
+                     histogram=_first_case_histogram(tested)))
   return rows
 
 
+def _first_case_histogram(cases) -> str:
+  """The op histogram of the export of a component's first test case that
+  expects its ops (dynamic batch): what the component turns into, measured."""
+  import collections
+
+  import jax_onnx
+  from jax_onnx import testing
+  for case in sorted(cases, key=lambda c: c.name):
+    if not case.expect_ops or case.options:
+      continue
+    fn = case.fn.resolve() if isinstance(case.fn, Lazy) else case.fn
+    kw = {"opset": case.opset} if case.opset else {}
+    exported = jax_onnx.transform(fn, **kw).lower(*testing.case_specs(case, dynamic=True))
+    counts = collections.Counter(testing.op_types(exported.model))
+    at = f" (opset {case.opset})" if case.opset else ""
+    return ", ".join(f"{op} x{n}" for op, n in sorted(counts.items(),
+                                                        key=lambda kv: (-kv[1], kv[0]))) + at
+  return ""
+
+
 def components_table() -> str:
-  lines = ["| component | ONNX ops | exported as | test cases | notes |",
-           "|---|---|---|---|---|"]
+  lines = ["| component | ONNX ops | exported as | export of its first case | test cases | "
+           "notes |", "|---|---|---|---|---|---|"]
   for r in component_rows():
-    lines.append(f"| `{r['component']}` | {r['onnx_ops']} | {r['how']} | {r['cases']} | "
-                 f"{r['notes']} |")
+    lines.append(f"| `{r['component']}` | {r['onnx_ops']} | {r['how']} | {r['histogram']} | "
+                 f"{r['cases']} | {r['notes']} |")
   lines.append("")
   lines.append("Every test case runs with a static and a dynamic batch dimension, each with "
                "intermediate shape annotations on and off (4 variants), against JAX in "

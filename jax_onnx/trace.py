@@ -23,7 +23,7 @@ from jax_onnx import _compat
 from jax_onnx.builder import ConstantPool, GraphBuilder
 from jax_onnx.context import RuleContext
 from jax_onnx.dtypes import onnx_dtype
-from jax_onnx.errors import TracerLeakError
+from jax_onnx.errors import TracerLeakError, UnsupportedParameters
 from jax_onnx.graph import Graph, Namer
 from jax_onnx.registry import get_rule
 from jax_onnx.shapes import SymbolicDims, is_static, onnx_dims
@@ -241,7 +241,14 @@ class OnnxTrace(_compat.Trace):
       self.export.missing.setdefault(primitive.name, []).append(source)
       outs = [OnnxTracer(self, a, MISSING) for a in out_avals]
     else:
-      outs = self._apply_rule(rule, primitive, ins, out_avals, params)
+      try:
+        outs = self._apply_rule(rule, primitive, ins, out_avals, params)
+      except UnsupportedParameters as e:
+        self.builder.source = None
+        source = _compat.current_source(self.export.call_site).line()
+        self.export.missing.setdefault(primitive.name, []).append(source)
+        self.export.reasons[primitive.name] = str(e)
+        outs = [OnnxTracer(self, a, MISSING) for a in out_avals]
     return outs if multiple else outs[0]
 
   def _apply_rule(self, rule, primitive, ins, out_avals, params):

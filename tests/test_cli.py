@@ -15,6 +15,8 @@ import numpy as np
 import onnxruntime as ort
 from absl.testing import absltest, parameterized
 
+from jax_onnx.api import DEFAULT_OPSET
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
 MLP = os.path.join(ROOT, "examples", "mlp.py")
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "jax-onnx")   # after pip install -e
@@ -119,8 +121,8 @@ class CliTest(parameterized.TestCase):
       # inspect, through the installed script when there is one.
       r = run_cli("inspect", model_path, script=SCRIPT if os.path.exists(SCRIPT) else None)
       self.assertEqual(r.returncode, 0, r.stderr)
-      for line in ("input: float32[B, 30]", "output: float32[B, 10]", "opset ai.onnx 21",
-                   "nodes: 5", "initializers: 5 tensors, 6,730 values, 26,920 bytes",
+      for line in ("input: float32[B, 30]", "output: float32[B, 10]",
+                   f"opset ai.onnx {DEFAULT_OPSET}", "nodes: 5", "initializers: 5 tensors, 6,730 values, 26,920 bytes",
                    "external data: none", "Gemm  3"):
         self.assertIn(line, r.stdout)
     finally:

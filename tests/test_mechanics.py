@@ -737,6 +737,20 @@ class LargeWeightsTest(parameterized.TestCase):
 
 class BadInputMessagesTest(parameterized.TestCase):
 
+  def test_rule_refuses_parameters_it_cannot_export_exactly(self):
+    # jvp of a SAME, stride-2 max pool over an even size: XLA's order among tied
+    # elements is not reproducible, so the rule refuses with the reason.
+    def f(x, t):
+      pool = lambda v: lax.reduce_window(v, -jnp.inf, lax.max, (1, 3, 3), (1, 2, 2), "SAME")
+      return jax.jvp(pool, (x,), (t,))[1]
+
+    with self.assertRaises(jax_onnx.UnsupportedPrimitiveError) as cm:
+      jax_onnx.transform(f).lower(("B", 4, 6), ("B", 4, 6))
+    message = str(cm.exception)
+    self.assertIn("'select_and_gather_add'", message)
+    self.assertIn("padded by exactly (0, 1)", message)
+    self.assertIn(THIS_FILE, message)
+
   def test_onnx_runtime_too_old_for_the_opset(self):
     # A model stamped with an opset this ONNX Runtime does not know, as when a
     # saved model is loaded by an older ONNX Runtime.

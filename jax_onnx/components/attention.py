@@ -74,7 +74,7 @@ def _attention(ctx, q, k, v, *extra, scale, is_causal, has_bias, has_mask):
     inputs.append(additive)
   y = ctx.op("Attention", *inputs, q_num_heads=n, kv_num_heads=kv_heads, scale=scale,
              is_causal=int(is_causal))
-  return ctx.reshape(y, (b, t, n, hv))
+  return ctx.reshape(y, (b, t, n, hv), in_shape=(b, t, n * hv))
 
 
 route_function("jax.nn.dot_product_attention", "jax_onnx.dot_product_attention",
@@ -113,7 +113,7 @@ case("component_attention_mask_and_causal_decomposed",
      Spec(("B", 1, 6, 6), "bool", _mask_with_empty_rows), covers="jax.nn.dot_product_attention",
      opset=23, forbid_ops=("Attention",), atol=1e-5)
 case("component_attention_opset21_decomposed", _dpa, _Q, _KV, _KV,
-     covers="jax.nn.dot_product_attention", forbid_ops=("Attention",), atol=1e-5)
+     covers="jax.nn.dot_product_attention", opset=21, forbid_ops=("Attention",), atol=1e-5)
 
 
 def _mha(causal_mask: bool):

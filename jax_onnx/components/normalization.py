@@ -222,7 +222,7 @@ case("component_layer_norm_opset16_decomposed", _layer(lambda r: _nnx("LayerNorm
 case("component_rms_norm", _layer(lambda r: _nnx("RMSNorm")(16, rngs=r)), _C,
      covers="flax.nnx.RMSNorm", opset=23, expect_ops=("RMSNormalization",), atol=2e-5)
 case("component_rms_norm_opset21_decomposed", _layer(lambda r: _nnx("RMSNorm")(16, rngs=r)), _C,
-     covers="flax.nnx.RMSNorm", forbid_ops=("RMSNormalization",), atol=2e-5)
+     covers="flax.nnx.RMSNorm", opset=21, forbid_ops=("RMSNormalization",), atol=2e-5)
 case("component_batch_norm_2d",
      _layer(lambda r: _nnx("BatchNorm")(16, use_running_average=True, rngs=r)), ("B", 16),
      covers="flax.nnx.BatchNorm", expect_ops=("BatchNormalization",), forbid_ops=("Transpose",),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.ad_checkpoint import checkpoint_name
 from jax import lax
 import numpy as np
 from jax.extend.core import primitives as P
@@ -90,3 +91,14 @@ case("dim_floordiv_value", lambda x: x * (x.shape[0] // 2 + x.shape[0] % 2), ("B
      covers="dim_as_value")
 case("dim_product_of_two_vars", lambda x, y: (x[:, :, None] * y[:, None, :]).reshape(
     x.shape[0], -1).sum(axis=1), ("B", 4), Spec(("B", 3)), covers="dim_as_value")
+
+
+@register_rule(P.name_p, family="conversion", onnx_ops=["(none)"])
+def _name(ctx, x, *, name):
+  # jax.ad_checkpoint.checkpoint_name only tags a value for remat policies.
+  del ctx, name
+  return x
+
+
+case("checkpoint_name", lambda x: checkpoint_name(x * 2.0, "hidden") + 1.0,
+     ("B", 3), covers="name")

@@ -224,3 +224,93 @@ case("trisolve_zero_pivot", lambda a, b: lax.linalg.triangular_solve(a, b, left_
 case("trisolve_float16", lambda a, b: lax.linalg.triangular_solve(
     a.astype(jnp.float16), b.astype(jnp.float16), left_side=True, lower=False),
      _TRI, Spec(("B", 4, 2)), covers="triangular_solve", rtol=1e-2, atol=1e-2)
+
+
+# -- tridiagonal_solve ------------------------------------------------------------
+# JAX on CPU calls LAPACK gtsv: Gaussian elimination with partial pivoting
+# (rows i and i+1 swap where |A[i+1, i]| > |pivot|, which fills in a second
+# superdiagonal), then back substitution. It is unrolled here over the (static)
+# system size, both branches computed and one selected per system; a system
+# with an exactly zero pivot (LAPACK's info > 0) is all NaN, as in JAX.
+
+def _gtsv(dl, d, du, b):
+  m = d.shape[-1]
+  d = [d[..., i] for i in range(m)]
+  up = [du[..., i] for i in range(m - 1)]          # A[i, i+1]
+  low = [dl[..., i + 1] for i in range(m - 1)]     # A[i+1, i] (dl[0] is not read)
+  up2 = [jnp.zeros_like(d[0])] * max(m - 2, 0)     # A[i, i+2], from the row swaps
+  rows = [b[..., i, :] for i in range(m)]
+  singular = jnp.zeros(d[0].shape, bool)           # (NaNs do not fail: they spread)
+  for i in range(m - 1):
+    swap = ~(jnp.abs(d[i]) >= jnp.abs(low[i]))     # as LAPACK, a NaN pivot swaps
+    singular = singular | (~swap & (d[i] == 0))
+    keep_f, swap_f = low[i] / d[i], d[i] / low[i]
+    d[i], d[i + 1], up[i] = (jnp.where(swap, low[i], d[i]),
+                             jnp.where(swap, up[i] - swap_f * d[i + 1], d[i + 1] - keep_f * up[i]),
+                             jnp.where(swap, d[i + 1], up[i]))
+    if i < m - 2:
+      up2[i] = jnp.where(swap, up[i + 1], 0)
+      up[i + 1] = jnp.where(swap, -swap_f * up[i + 1], up[i + 1])
+    s = swap[..., None]
+    rows[i], rows[i + 1] = (jnp.where(s, rows[i + 1], rows[i]),
+                            jnp.where(s, rows[i] - swap_f[..., None] * rows[i + 1],
+                                      rows[i + 1] - keep_f[..., None] * rows[i]))
+  singular = singular | (d[-1] == 0)
+  x = [None] * m
+  for i in reversed(range(m)):
+    r = rows[i]
+    if i + 1 < m:
+      r = r - up[i][..., None] * x[i + 1]
+    if i + 2 < m:
+      r = r - up2[i][..., None] * x[i + 2]
+    x[i] = r / d[i][..., None]
+  return jnp.where(singular[..., None, None], jnp.nan, jnp.stack(x, axis=-2))
+
+
+@register_rule(P.tridiagonal_solve_p, family="linalg",
+               onnx_ops=["Div", "Mul", "Sub", "Abs", "Where"])
+def _tridiagonal_solve(ctx, dl, d, du, b, *, perturb_singular):
+  if perturb_singular:
+    raise NotImplementedError(
+        "tridiagonal_solve(perturb_singular=True) perturbs LAPACK's tiny pivots by its own "
+        "rule, which is not reproduced: export with perturb_singular=False")
+  m = _static_size(ctx, ctx.avals_in[1].shape[-1], "tridiagonal_solve")
+  if m == 0:
+    return ctx.op("Identity", b)
+  return ctx.decompose(_gtsv)
+
+
+def _tridiagonal(dominant: bool):
+  """(dl, d, du) stacked on the last axis but one: diagonally dominant (no row
+  swaps), or with small diagonals so that most steps swap rows."""
+  def values(rng, shape):
+    x = rng.standard_normal(shape)
+    x[..., 1, :] = (x[..., 1, :] + np.sign(x[..., 1, :]) * 4) if dominant else 0.1 * x[..., 1, :]
+    return x
+  return values
+
+
+def _singular_second(rng, shape):
+  """As _tridiagonal(True), but the second system is singular: its first pivot
+  and the element below it are 0."""
+  x = _tridiagonal(True)(rng, shape)
+  if shape[0] > 1:
+    x[1, 1, 0] = x[1, 0, 1] = 0.0
+  return x
+
+
+def _tri_solve(diags, b):
+  return lax.linalg.tridiagonal_solve(diags[..., 0, :], diags[..., 1, :], diags[..., 2, :], b)
+
+
+for _name, _dominant in (("dominant", True), ("pivoting", False)):
+  case(f"tridiag_{_name}", _tri_solve, Spec(("B", 3, 6), values=_tridiagonal(_dominant)),
+       Spec(("B", 6, 2)), covers="tridiagonal_solve", rtol=1e-4, atol=1e-4)
+case("tridiag_singular_nan", _tri_solve, Spec(("B", 3, 5), values=_singular_second),
+     Spec(("B", 5, 1)), covers="tridiagonal_solve", rtol=1e-4, atol=1e-4)
+case("tridiag_unbatched_rhs_batch", _tri_solve, Spec((3, 7), values=_tridiagonal(False)),
+     Spec((7, "B")), covers="tridiagonal_solve", rtol=1e-4, atol=1e-4)
+case("tridiag_sizes_1_2", lambda d1, b1, d2, b2: (_tri_solve(d1, b1), _tri_solve(d2, b2)),
+     Spec(("B", 3, 1), values=_tridiagonal(False)), Spec(("B", 1, 3)),
+     Spec(("B", 3, 2), values=_tridiagonal(False)), Spec(("B", 2, 3)),
+     covers="tridiagonal_solve", rtol=1e-4, atol=1e-4)

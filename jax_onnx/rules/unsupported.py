@@ -3,8 +3,8 @@ from jax_onnx.registry import not_implemented
 
 _DECOMPOSITION = ("an iterative matrix decomposition with no ONNX op: compute it outside the "
                   "exported function, or pass its result in as an input")
-_GRAD_OF_POOLING = ("appears only in the gradient of a max-pooling window; export the "
-                    "forward model, or use an average pool in the differentiated part")
+_GRAD_OF_POOLING = ("bound only inside XLA's own lowering of select_and_scatter_add (the "
+                    "gradient of max pooling, which has a rule): a trace never sees it")
 _COLLECTIVE = ("a collective across devices: an ONNX graph runs on one device, so "
                "export the per-device function instead")
 _EFFECT = "an effect/token with no meaning in an inference graph"
@@ -12,16 +12,12 @@ _EFFECT = "an effect/token with no meaning in an inference graph"
 not_implemented({
     **{p: _DECOMPOSITION for p in ["eig", "eigh", "qr", "svd", "lu", "schur", "hessenberg",
                                    "householder_product", "tridiagonal"]},
-    **{p: _GRAD_OF_POOLING for p in ["select_and_gather_add", "select_and_scatter",
-                                     "select_and_scatter_add"]},
+    "select_and_scatter": _GRAD_OF_POOLING,
     "fft": ("its results are complex, and ONNX Runtime has no complex tensors (jax_onnx "
             "carries no complex values either)"),
-    "reduce": ("a variadic reduction with a custom body (lax.reduce with a user function): "
-               "use jnp reductions (sum/max/min/prod/argmax), which have rules"),
     "rng_uniform": "XLA's stateful RNG: not reproducible, so not exportable; use jax.random",
     "rng_bit_generator": ("XLA's stateful bit generator (jax.random with the 'rbg' "
                           "implementation): use the default threefry implementation"),
-    "tridiagonal_solve": "planned: the Thomas algorithm for static sizes",
 
 
     **{p: _COLLECTIVE for p in ["psum", "pmax", "pmin", "all_gather", "all_to_all",
@@ -36,7 +32,6 @@ not_implemented({
        for p in ["pure_callback", "io_callback", "debug_callback"]},
     "custom_lin": "appears only inside autodiff (linearize), never in a forward graph",
     "empty2": "allocates uninitialised memory for mutable refs",
-    "name": "a debugging name on a value (planned: keep it as the ONNX value name)",
     "eq_to": "internal symbolic-shape comparison", "le_to": "internal symbolic-shape comparison",
     "lt_to": "internal symbolic-shape comparison",
 })

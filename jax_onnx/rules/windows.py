@@ -26,6 +26,7 @@ from jax.extend.core import primitives as P
 from jax_onnx import _compat
 from jax_onnx import dtypes as dt
 from jax_onnx.context import RuleContext
+from jax_onnx.errors import UnsupportedParameters
 from jax_onnx.registry import Spec, case, register_rule
 from jax_onnx.trace import OnnxTracer, trace_subgraph
 
@@ -353,6 +354,277 @@ for _prim, _kind, _fn, _ops in [
 
 
 # ---------------------------------------------------------------------------
+# reduce: lax.reduce with a body that is no standard monoid (lax.reduce binds
+# reduce_sum/max/min/prod/and/or/xor for those). XLA requires the body to be
+# associative (and commutative, for several axes) and leaves the order open.
+# On CPU it folds acc = body(acc, x) from the init value over the reduced
+# elements in row-major order, up to 32 of them (beyond, it splits the
+# reduction): that is done here too, exactly, for up to 32 (static) elements.
+# Larger or symbolic reductions fold each reduced axis, last first (so elements
+# combine in row-major order), without the init value: a static axis as a
+# pairwise tree (log-depth, the body vectorised over the other elements), a
+# symbolic one in an ONNX Loop, element by element; the init value is then
+# folded in once, first, and is the result where a reduced axis is empty.
+
+_SEQUENTIAL_REDUCE = 32
+
+def _with_dim(shape, axis, n):
+  return (*shape[:axis], n, *shape[axis + 1:])
+
+
+def _apply_body(trace, body, k, avals, names, init_names=()):
+  """The scalar `body` elementwise over arrays of `avals`: on 2k arrays, or on
+  the k scalar init values and k arrays (if init_names)."""
+  fn = body
+  in_axes = (None,) * k + (0,) * k if init_names else 0
+  for _ in avals[0].shape:
+    fn = jax.vmap(fn, in_axes=in_axes)
+  ins = [OnnxTracer(trace, a.update(shape=()), n) for a, n in zip(avals, init_names)]
+  ins += [OnnxTracer(trace, a, n) for a, n in zip(avals * (1 if init_names else 2), names)]
+  return [trace.materialize(trace.lift(o)) for o in trace.call_jax(fn, *ins)]
+
+
+def _take(ctx, x, start, end, axis, step=1):
+  return ctx.op("Slice", x, ctx.ints([start]), ctx.ints([end]), ctx.ints([axis]),
+                ctx.ints([step]))
+
+
+def _tree_fold(ctx, body, xs, avals, axis):
+  """Pairs (0, 1), (2, 3), ... combined until one element is left; an odd last
+  element waits for the next round."""
+  k, n = len(xs), avals[0].shape[axis]
+  while n > 1:
+    h = n // 2
+    half = [a.update(shape=_with_dim(a.shape, axis, h)) for a in avals]
+    ys = _apply_body(ctx.trace, body, k, half, [_take(ctx, x, 0, 2 * h, axis, 2) for x in xs]
+                     + [_take(ctx, x, 1, 2 * h, axis, 2) for x in xs])
+    if n % 2:
+      ys = [ctx.op("Concat", y, _take(ctx, x, n - 1, n, axis), axis=axis)
+            for y, x in zip(ys, xs)]
+    n = h + n % 2
+    xs, avals = ys, [a.update(shape=_with_dim(a.shape, axis, n)) for a in avals]
+  return xs, avals
+
+
+def _fill(ctx, value, dtype, shape):
+  """Expand of a scalar (ORT has no bfloat16 Expand: it goes through float32)."""
+  if np.dtype(dtype) == np.dtype(jnp.bfloat16):
+    return ctx.cast(ctx.op("Expand", ctx.cast(value, np.float32), ctx.shape(shape)), dtype)
+  return ctx.op("Expand", value, ctx.shape(shape))
+
+
+def _loop_fold(ctx, body, xs, avals, inits, axis):
+  """acc = x[0]; acc = body(acc, x[i]) for i in 1..n-1, in an ONNX Loop. The
+  init value appended keeps x[0] defined when n is 0 (the caller masks that)."""
+  k, n = len(xs), avals[0].shape[axis]
+  xs = [ctx.op("Concat", x, _fill(ctx, i, a.dtype, _with_dim(a.shape, axis, 1)), axis=axis)
+        for x, i, a in zip(xs, inits, avals)]
+  acc_avals = [a.update(shape=(*a.shape[:axis], *a.shape[axis + 1:])) for a in avals]
+  acc = [ctx.op("Gather", x, ctx.scalar(0, np.int64), axis=axis) for x in xs]
+  counters = [_compat.ShapedArray((), np.dtype(np.int64)),
+              _compat.ShapedArray((), np.dtype(np.bool_))]
+
+  def step(sub, i, cond, *acc_in):
+    c = RuleContext(sub, ctx.primitive, [], [])
+    j = c.op("Add", sub.materialize(i), c.scalar(1, np.int64))
+    elems = [c.op("Gather", x, j, axis=axis) for x in xs]
+    outs = _apply_body(sub, body, k, acc_avals, [sub.materialize(a) for a in acc_in] + elems)
+    return [cond, *(OnnxTracer(sub, a, o) for a, o in zip(acc_avals, outs))]
+
+  graph, _ = trace_subgraph(ctx.trace, "reduce_fold", step, counters + acc_avals)
+  trips = ctx.op("Squeeze", ctx.op("Max", ctx.op("Sub", ctx.dim(n), ctx.ints([1])),
+                                   ctx.ints([0])), ctx.ints([0]))
+  acc = ctx.op("Loop", trips, None, *acc, outputs=k, body=graph)
+  acc = acc if k > 1 else [acc]
+  return [ctx.op("Unsqueeze", a, ctx.ints([axis])) for a in acc], [
+      a.update(shape=_with_dim(a.shape, axis, 1)) for a in avals]
+
+
+def _sequential_fold(ctx, body, xs, avals, inits, dims):
+  """acc = init; acc = body(acc, x[i]) over the reduced indices i in row-major
+  order, as XLA on CPU."""
+  k, shape = len(xs), avals[0].shape
+  ones = [a.update(shape=tuple(1 if i in dims else d for i, d in enumerate(shape)))
+          for a in avals]
+  acc = None
+  for idx in itertools.product(*(range(shape[a]) for a in dims)):
+    elems = [ctx.op("Slice", x, ctx.ints(idx), ctx.ints([i + 1 for i in idx]), ctx.ints(dims))
+             for x in xs] if dims else xs
+    acc = (_apply_body(ctx.trace, body, k, ones, elems, inits) if acc is None
+           else _apply_body(ctx.trace, body, k, ones, acc + elems))
+  if not dims:
+    return acc
+  return [ctx.op("Squeeze", a, ctx.ints(dims)) for a in acc]
+
+
+@register_rule(P.reduce_p, family="windows", higher_order=True,
+               onnx_ops=["Slice", "Concat", "Loop", "(reducer body)"])
+def _reduce(trace, tracers, *, computation, jaxpr, dimensions):
+  k = len(tracers) // 2
+  operands, inits = tracers[:k], tracers[k:]
+  out_avals, _ = P.reduce_p.abstract_eval(*[t.aval for t in tracers], computation=computation,
+                                          jaxpr=jaxpr, dimensions=dimensions)
+  ctx = RuleContext(trace, P.reduce_p, tracers, out_avals)
+  body = lambda *a: _compat.eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *a)
+  init_names = [trace.materialize(t) for t in inits]
+  shape = operands[0].aval.shape
+  if any(_static(shape[a]) and shape[a] == 0 for a in dimensions):
+    return [OnnxTracer(trace, a, _fill(ctx, i, a.dtype, a.shape))
+            for a, i in zip(out_avals, init_names)]
+  xs, avals = [trace.materialize(t) for t in operands], [t.aval for t in operands]
+  if all(_static(shape[a]) for a in dimensions) and math.prod(
+      shape[a] for a in dimensions) <= _SEQUENTIAL_REDUCE:
+    return [OnnxTracer(trace, a, y) for a, y in zip(
+        out_avals, _sequential_fold(ctx, body, xs, avals, init_names, sorted(dimensions)))]
+  empty = None   # a symbolic reduced axis may be empty at run time
+  for axis in sorted(dimensions, reverse=True):
+    if _static(shape[axis]):
+      xs, avals = _tree_fold(ctx, body, xs, avals, axis)
+    else:
+      xs, avals = _loop_fold(ctx, body, xs, avals, init_names, axis)
+      zero = ctx.op("Equal", ctx.dim(shape[axis]), ctx.ints([0]))
+      empty = zero if empty is None else ctx.op("Or", empty, zero)
+  if dimensions:
+    xs = [ctx.op("Squeeze", x, ctx.ints(sorted(dimensions))) for x in xs]
+  ys = _apply_body(trace, body, k, out_avals, xs, init_names)
+  if empty is not None:
+    empty = ctx.op("Squeeze", empty, ctx.ints([0]))
+    ys = [ctx.where(empty, i, y, a.dtype) for a, i, y in zip(out_avals, init_names, ys)]
+  return [OnnxTracer(trace, a, y) for a, y in zip(out_avals, ys)]
+
+
+# ---------------------------------------------------------------------------
+# The gradients of max/min pooling. select_and_scatter_add: each window
+# selects one operand element, the first in window order for which every
+# later one fails select_prim(selected, later) (ge: the first maximum; a NaN
+# is selected, and replaced by the next element), and the window's source
+# value is added there. JAX on CPU first pads the operand with the
+# selection's identity (-inf for max), so a window of -infs may select
+# padding, and that value is dropped. The additions are a ScatterElements in
+# the order XLA makes them (source elements in row-major order).
+
+_SELECT = {P.ge_p: ("GreaterOrEqual", "max"), P.gt_p: ("Greater", "max"),
+           P.le_p: ("LessOrEqual", "min"), P.lt_p: ("Less", "min")}
+
+
+def _prod(dims):
+  out = 1
+  for d in dims:
+    out = out * d
+  return out
+
+
+def _select_in_windows(ctx, slices, compare, dtype):
+  """The index (in window order) of the element each window selects."""
+  best, choice = slices[0], None
+  for o, s in enumerate(slices[1:], 1):
+    keep = ctx.op_as(dtype, compare, best, s, result_is_data=False)
+    best = ctx.where(keep, best, s, dtype)
+    choice = ctx.op("Where", keep, ctx.scalar(0, np.int64) if choice is None else choice,
+                    ctx.scalar(o, np.int64))
+  return choice
+
+
+def _positions(ctx, out_shape, window_dimensions, window_strides, sizes, axes):
+  """Per window offset and per window, the row-major position of the window
+  element in the padded operand's `axes` (of `sizes`): a table over offsets
+  and a grid over the windows' `axes`, broadcast over the others."""
+  mults = [_prod(sizes[j] for j in axes[i + 1:]) for i in range(len(axes))]
+  table = np.zeros([window_dimensions[a] for a in axes], np.int64)
+  for i, a in enumerate(axes):
+    table = table + (np.arange(window_dimensions[a]) * mults[i]).reshape(
+        [-1 if j == i else 1 for j in range(len(axes))])
+  grid, rank = None, len(out_shape)
+  for i, a in enumerate(axes):
+    shape = [out_shape[a] if j == a else 1 for j in range(rank)]
+    if _static(out_shape[a]) and _static(mults[i]):
+      g = ctx.const((np.arange(out_shape[a]) * window_strides[a] * mults[i]).reshape(shape))
+    else:
+      r = ctx.op("Range", ctx.scalar(0, np.int64), ctx.op("Squeeze", ctx.dim(out_shape[a])),
+                 ctx.scalar(1, np.int64))
+      g = ctx.reshape(ctx.op("Mul", r, ctx.op("Mul", ctx.dim(mults[i]),
+                                                ctx.ints([window_strides[a]]))), shape)
+    grid = g if grid is None else ctx.op("Add", grid, g)
+  return ctx.const(table.reshape(-1)), grid
+
+
+@register_rule(P.select_and_scatter_add_p, family="windows",
+               onnx_ops=["Pad", "Slice", "GreaterOrEqual", "Where", "ScatterElements"])
+def _select_and_scatter_add(ctx, source, operand, *, select_prim, window_dimensions,
+                            window_strides, padding):
+  shape, out_shape = ctx.avals_in[1].shape, ctx.avals_in[0].shape
+  dtype = np.dtype(ctx.aval_out.dtype)
+  rank = len(shape)
+  compare, kind = _SELECT[select_prim]
+  zero = ctx.scalar(0, dtype)
+  if _is_empty(out_shape, window_dimensions) or _is_empty(shape, [1]):
+    return _fill(ctx, zero, dtype, shape)
+  ones = (1,) * rank
+  params = {"window_dimensions": window_dimensions, "window_strides": window_strides,
+            "padding": padding, "base_dilation": ones, "window_dilation": ones}
+  slices = _typed_slices(ctx, operand, ctx.scalar(_identity(kind, dtype), dtype),
+                         ctx.avals_in[1], out_shape, params)
+  axes = _sliced_axes(window_dimensions, window_strides, padding, ones)
+  if not axes:   # 1x1 windows, stride 1, no padding: each element is its own window
+    return ctx.op("Identity", source)
+  choice = _select_in_windows(ctx, slices, compare, dtype)
+  sizes = [shape[a] + lo + hi for a, (lo, hi) in enumerate(padding)]
+  table, grid = _positions(ctx, out_shape, window_dimensions, window_strides, sizes, axes)
+  pos = grid if choice is None else ctx.op("Add", ctx.op("Gather", table, choice), grid)
+  # [others..., axes...] -> [M, K] windows per row, scattered into [M, padded axes' size]
+  others = [a for a in range(rank) if a not in axes]
+  perm = others + axes
+  if perm != list(range(rank)):
+    pos, source = (ctx.op("Transpose", v, perm=perm) for v in (pos, source))
+  if choice is None:
+    pos = ctx.op("Expand", pos, ctx.shape([out_shape[a] for a in perm]))
+  pos, source = (ctx.reshape(v, [-1, _prod(out_shape[a] for a in axes)]) for v in (pos, source))
+  wide = None if dtype.kind == "f" else np.dtype(np.int64)   # bool: an "or" of the adds
+  if wide is not None:
+    source = ctx.cast(source, wide)
+  rows = ctx.op("Shape", pos, start=0, end=1)
+  base = ctx.op("Expand", ctx.scalar(0, wide or dtype),
+                ctx.op("Concat", rows, ctx.dim(_prod(sizes[a] for a in axes)), axis=0))
+  y = ctx.op("ScatterElements", base, pos, source, axis=1, reduction="add")
+  y = ctx.reshape(y, [sizes[a] for a in perm])
+  if perm != list(range(rank)):
+    y = ctx.op("Transpose", y, perm=[int(i) for i in np.argsort(perm)])
+  if any(lo or hi for lo, hi in padding):   # drop the padding (or put back what it cut)
+    y = ctx.op("Pad", y, ctx.ints([-lo for lo, _ in padding] + [-hi for _, hi in padding]),
+               ctx.scalar(0, wide or dtype))
+  if wide is not None:
+    y = ctx.op("Greater", y, ctx.scalar(0, wide)) if dtype.kind == "b" else ctx.cast(y, dtype)
+  return y
+
+
+@register_rule(P.select_and_gather_add_p, family="windows", onnx_ops=["Pad", "Slice", "Where"])
+def _select_and_gather_add(ctx, tangents, operand, *, select_prim, **params):
+  """The tangent of each window's selected operand element: as JAX on CPU, a
+  variadic reduce_window over (operand, tangent) pairs from (identity, 0)."""
+  dtype = ctx.avals_in[1].dtype
+  _, kind = _SELECT[select_prim]
+  padding = params.get("padding", ())
+  dims = params.get("window_dimensions", ())
+  if any(tuple(p) == (0, 1) and w > 1 for p, w in zip(padding, dims)):
+    # XLA on CPU visits such windows out of row-major order: on ties the
+    # tangent would come from another element than JAX's. Refuse, not guess.
+    raise UnsupportedParameters(
+        "the forward-mode derivative of a max/min pool whose window is padded by "
+        "exactly (0, 1) on an axis (SAME padding, stride 2, even size): XLA's order "
+        "among tied elements there cannot be reproduced; use VALID padding or "
+        "reverse-mode (jax.grad), which is exact")
+
+  def pick(a, b):
+    first = select_prim.bind(a[0], b[0])
+    return lax.select(first, a[0], b[0]), lax.select(first, a[1], b[1])
+
+  def gather(t, x):
+    inits = (_identity(kind, dtype), np.zeros((), dtype))
+    return lax.reduce_window((x, t), inits, pick, **params)[1]
+  return ctx.decompose(gather)
+
+
+# ---------------------------------------------------------------------------
 # Test cases.
 
 def _with_nans(rng, shape):
@@ -522,3 +794,109 @@ case("cum_prod_uint8_wraps_axis0", lambda x: lax.cumprod(x, 0),
      Spec(("B", 3), "uint8", lambda rng, shape: rng.integers(0, 256, shape, dtype=np.uint8)),
      covers="cumprod")
 case("cum_prod_length1", lambda x: lax.cumprod(x, 1), ("B", 1), covers="cumprod")
+
+
+# reduce with a custom body (associative and commutative: XLA's order is open).
+
+def _argmax_pair(a, b):
+  """(value, index) of the larger value, the smaller index on ties."""
+  take_b = (b[0] > a[0]) | ((b[0] == a[0]) & (b[1] < a[1]))
+  return jnp.where(take_b, b[0], a[0]), jnp.where(take_b, b[1], a[1])
+
+
+def _lex_max(a, b):
+  """The lexicographic max of (hi, lo) pairs."""
+  take_b = (b[0] > a[0]) | ((b[0] == a[0]) & (b[1] > a[1]))
+  return jnp.where(take_b, b[0], a[0]), jnp.where(take_b, b[1], a[1])
+
+
+def _reduce_argmax(axis: int):
+  def fn(x):
+    idx = lax.broadcasted_iota(jnp.int32, x.shape, axis)
+    return lax.reduce((x, idx), (-jnp.inf, jnp.int32(2**30)), _argmax_pair, (axis,))
+  return fn
+
+
+def _ties_and_infs(rng, shape):
+  x = rng.integers(-3, 4, shape).astype(np.float32)
+  flat = x.reshape(-1)
+  flat[1::7] = -np.inf
+  flat[4::9] = np.inf
+  return x
+
+
+case("red_argmax_axis1", _reduce_argmax(1), Spec(("B", 7), "float32", _ties_and_infs),
+     covers="reduce")
+case("red_argmax_batch_axis", _reduce_argmax(0), Spec(("B", 5), "float32", _ties_and_infs),
+     covers="reduce")
+case("red_lex_max_two_axes", lambda hi, lo: lax.reduce((hi, lo), (jnp.int32(-2**31),
+                                                                jnp.int32(-2**31)),
+                                                        _lex_max, (1, 2)),
+     Spec(("B", 3, 5), "int32", "int"), Spec(("B", 3, 5), "int32", "int"), covers="reduce")
+case("red_lex_max_all_axes", lambda hi, lo: lax.reduce((hi, lo), (jnp.int32(-2**31),
+                                                                jnp.int32(-2**31)),
+                                                        _lex_max, (0, 1)),
+     Spec(("B", 3), "int32", "int"), Spec(("B", 3), "int32", "int"), covers="reduce")
+case("red_lambda_add_int32", lambda x: lax.reduce(x, jnp.int32(0), lambda a, b: a + b, (0, 2)),
+     Spec(("B", 3, 6), "int32", _big_ints(np.int32)), covers="reduce")
+case("red_lambda_add_float", lambda x: lax.reduce(x, 0.0, lambda a, b: a + b, (1,)),
+     ("B", 9), covers="reduce")
+case("red_lambda_max_bf16", lambda x: lax.reduce(x.astype(jnp.bfloat16), jnp.bfloat16(-jnp.inf),
+                                                 lambda a, b: jnp.maximum(a, b), (0, 1)),
+     ("B", 5), covers="reduce")
+case("red_lambda_xor_bool", lambda x: lax.reduce(x, False, lambda a, b: a ^ b, (0,)),
+     Spec(("B", 4), "bool"), covers="reduce")
+case("red_lambda_max_int16", lambda x: lax.reduce(x, jnp.int16(-2**15),
+                                                  lambda a, b: jnp.maximum(a, b), (1,)),
+     Spec(("B", 6), "int16", _big_ints(np.int16)), covers="reduce")
+case("red_sequential_order_int32", lambda x: lax.reduce(x, jnp.int32(-1),
+                                                        lambda a, b: a * 3 + b, (1, 2)),
+     Spec(("B", 4, 6), "int32", "int"), covers="reduce")
+case("red_lambda_add_float_long", lambda x: lax.reduce(x, 0.0, lambda a, b: a + b, (1,)),
+     ("B", 45), covers="reduce")
+case("red_empty_axis", lambda x: lax.reduce(x, 0.0, lambda a, b: a + b, (1,)), ("B", 0),
+     covers="reduce")
+
+
+# The gradients (select_and_scatter_add) and tangents (select_and_gather_add) of
+# max/min pooling: small-int values make ties, edge values NaNs, infs, -inf windows.
+
+def _pool_vjp(pool):
+  return lambda x, g: jax.vjp(pool, x)[1](g)[0]
+
+
+def _pool_jvp(pool):
+  return lambda x, t: jax.jvp(pool, (x,), (t,))[1]
+
+
+def _ties(rng, shape):
+  return rng.integers(-2, 3, shape).astype(np.float32)
+
+
+_POOL_GRADS = {
+    "2x2_s2": (_pool("max_pool", (2, 2), (2, 2)), ("B", 4, 6, 2), ("B", 2, 3, 2)),
+    "3x3_s1_same": (_pool("max_pool", (3, 3), (1, 1), "SAME"), ("B", 4, 5, 2), ("B", 4, 5, 2)),
+    "3x3_s2_same_nchw": (_window(-np.inf, lax.max, (1, 1, 3, 3), (1, 1, 2, 2), "SAME"),
+                         ("B", 2, 5, 6), ("B", 2, 3, 3)),
+    "min_2x3_padded": (_window(np.inf, lax.min, (1, 2, 3), (1, 1, 2), ((0, 0), (1, 0), (2, 1))),
+                       ("B", 4, 5), ("B", 4, 3)),
+}
+for _name, (_fn, _in, _out) in _POOL_GRADS.items():
+  _edges = _pool_edges(1 if _name.startswith("min") else -1)
+  for _vals, _tag in ((_ties, "ties"), (_edges, "edges")):
+    case(f"sas_grad_{_name}_{_tag}", _pool_vjp(_fn), Spec(_in, "float32", _vals), Spec(_out),
+         covers="select_and_scatter_add", expect_ops=("ScatterElements",))
+    if not _name.endswith("nchw"):   # (0, 1)-padded: refused, see test_mechanics
+      case(f"sga_jvp_{_name}_{_tag}", _pool_jvp(_fn), Spec(_in, "float32", _vals), Spec(_in),
+           covers="select_and_gather_add")
+  if not _name.endswith("nchw"):
+    case(f"sga_jvp_{_name}", _pool_jvp(_fn), Spec(_in), Spec(_in),
+         covers="select_and_gather_add")
+case("sas_grad_batch_axis_window", jax.grad(lambda x: _window(-np.inf, lax.max, (2, 1), (1, 1),
+                                                               "VALID")(x).sum()),
+     Spec(("B", 3), "float32", _ties), covers="select_and_scatter_add")
+case("sas_jax_grad_max_pool", jax.grad(lambda x: _pool("max_pool", (2, 2), (1, 1))(x).sum()),
+     Spec(("B", 3, 4, 1), "float32", _ties), covers="select_and_scatter_add")
+case("sas_grad_bf16", _pool_vjp(lambda x: _pool("max_pool", (2, 2), (2, 2))(
+    x.astype(jnp.bfloat16)).astype(jnp.float32)), Spec(("B", 4, 4, 1), "float32", _ties),
+     Spec(("B", 2, 2, 1)), covers="select_and_scatter_add", rtol=1e-2, atol=1e-2)
