@@ -9,7 +9,8 @@ __version__ = "0.1.0"
 
 from jax_onnx.api import (DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ExportOptions,
                           Exported, OnnxFunction, save_onnx, transform)
-from jax_onnx.errors import (InputMismatchError, JaxOnnxError, RuntimeVersionError, SpecError,
+from jax_onnx.errors import (ConcreteValueError, InputMismatchError, JaxOnnxError,
+                             RuntimeVersionError, SpecError,
                              SymbolicDimError, TracerLeakError,
                              UnsupportedDtypeError, UnsupportedPrimitiveError)
 from jax_onnx.registry import Case, Spec, register_rule
@@ -27,6 +28,6 @@ __all__ = [
     "register_rule", "coverage", "Case", "Spec",
     "JaxOnnxError", "UnsupportedPrimitiveError", "UnsupportedDtypeError",
     "SpecError", "InputMismatchError", "SymbolicDimError", "TracerLeakError",
-    "RuntimeVersionError",
+    "RuntimeVersionError", "ConcreteValueError",
     "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET",
 ]

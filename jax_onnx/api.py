@@ -15,7 +15,7 @@ import onnx
 
 from jax_onnx import _compat, passes, runtime, saving, specs as _specs
 from jax_onnx.components import core as components
-from jax_onnx.errors import (InputMismatchError, JaxOnnxError, SpecError,
+from jax_onnx.errors import (ConcreteValueError, InputMismatchError, JaxOnnxError, SpecError,
                              SymbolicDimError, TracerLeakError,
                              UnsupportedPrimitiveError)
 from jax_onnx.functions import all_functions
@@ -188,6 +188,16 @@ def export_avals(fn: Callable, avals: list, in_tree, options: ExportOptions) -> 
       result = fn(*args)
       out_leaves, out_tree = jax.tree_util.tree_flatten(result)
       outs = [trace.lift(o) for o in out_leaves]
+  except (jax.errors.ConcretizationTypeError, jax.errors.NonConcreteBooleanIndexError) as e:
+    first = str(e).strip().splitlines()
+    raise ConcreteValueError(
+        "the function needs the value of an array while it is exported: an output "
+        "whose shape depends on the data (jnp.nonzero, jnp.unique, boolean masks "
+        "x[x > 0]) or Python control flow on array values (if/while/int()). An ONNX "
+        "graph is traced once, for every input: give such functions a static size "
+        "(jnp.nonzero(x, size=N, fill_value=0)), use jnp.where instead of a boolean "
+        "mask, and lax.cond/lax.while_loop instead of Python control flow.\n"
+        f"(JAX said: {' '.join(first[:2])})") from None
   except _compat.InconclusiveDimensionOperation as e:
     raise SymbolicDimError(
         f"the function needs a concrete value of a symbolic dimension: {e}\n"

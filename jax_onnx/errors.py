@@ -56,3 +56,8 @@ class RuntimeVersionError(JaxOnnxError, RuntimeError):
 class UnsupportedParameters(Exception):
   """Raised by a rule for parameters it cannot export exactly; the export then
   reports the primitive as unsupported, with this message as the reason."""
+
+
+class ConcreteValueError(JaxOnnxError):
+  """The function needs the value of a traced array while it is being traced:
+  a data-dependent output shape, or Python control flow on array values."""

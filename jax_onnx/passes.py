@@ -264,7 +264,8 @@ def fuse_gemm(graph: Graph) -> int:
 
 
 def fuse_conv_bias(graph: Graph) -> int:
-  """Conv(x, w) + b with a constant b of shape (1, C, 1, ...) => Conv(x, w, b):
+  """Conv(x, w) + b with a constant b of shape (1, C, 1, ...) => Conv(x, w, b)
+  (and ConvTranspose):
   the bias of an NNX Conv lands in the Conv (after transpose sinking has put
   the add in the Conv's NC... layout)."""
   uses = _consumers(graph)
@@ -278,11 +279,13 @@ def fuse_conv_bias(graph: Graph) -> int:
     for k in (0, 1):
       conv = producer.get(node.inputs[k])
       bias = init.get(node.inputs[1 - k])
-      if (conv is None or conv.op_type != "Conv" or len(conv.inputs) != 2 or bias is None
-          or uses.get(node.inputs[k]) != 1 or node.inputs[k] in outputs):
+      if (conv is None or conv.op_type not in ("Conv", "ConvTranspose") or len(conv.inputs) != 2
+          or bias is None or uses.get(node.inputs[k]) != 1 or node.inputs[k] in outputs):
         continue
       w = init.get(conv.inputs[1])
-      channels = w.shape[0] if w is not None else None
+      # Conv kernels are (C_out, C_in/g, k...); ConvTranspose's (C_in, C_out/g, k...).
+      channels = (None if w is None else w.shape[0] if conv.op_type == "Conv"
+                  else w.shape[1] * conv.attrs.get("group", 1))
       rank = w.ndim if w is not None else 0
       spatial = rank - 2
       if (channels is None or bias.dtype != w.dtype or bias.ndim > rank
@@ -291,7 +294,8 @@ def fuse_conv_bias(graph: Graph) -> int:
         continue
       name = node.inputs[1 - k] + "_conv_bias"
       init[name] = bias.reshape(channels)
-      node.op_type, node.inputs, node.attrs = "Conv", conv.inputs + [name], dict(conv.attrs)
+      node.op_type, node.inputs, node.attrs = (conv.op_type, conv.inputs + [name],
+                                               dict(conv.attrs))
       fused += 1
       break
   return fused

@@ -751,6 +751,18 @@ class BadInputMessagesTest(parameterized.TestCase):
     self.assertIn("padded by exactly (0, 1)", message)
     self.assertIn(THIS_FILE, message)
 
+  @parameterized.named_parameters(
+      ("nonzero", lambda x: jnp.nonzero(x)[0]),
+      ("boolean_mask", lambda x: x[x > 0]),
+      ("python_if_on_values", lambda x: x * 2 if x.sum() > 0 else x))
+  def test_data_dependent_shapes_and_value_control_flow(self, fn):
+    with self.assertRaises(jax_onnx.ConcreteValueError) as cm:
+      jax_onnx.transform(fn).lower(("B", 4))
+    message = str(cm.exception)
+    self.assertIn("depends on the data", message)
+    self.assertIn("lax.cond", message)
+    self.assertNotEqual(type(jax_onnx._compat.current_trace()).__name__, "OnnxTrace")
+
   def test_onnx_runtime_too_old_for_the_opset(self):
     # A model stamped with an opset this ONNX Runtime does not know, as when a
     # saved model is loaded by an older ONNX Runtime.

@@ -84,6 +84,9 @@ def _normalized_scale(ctx, value, x_aval, axis, feature_axes, fill):
     return ctx.const(np.full(norm_shape, fill, dtype))
   rank = len(norm_shape)
   feature_shape = [norm_shape[a] if (a - rank) in feature_axes else 1 for a in range(rank)]
+  known = next((t.const for t in ctx.tracers_in if t.value == value), None)
+  if known is not None:    # weights: reshaped here, not by a node
+    return ctx.const(np.broadcast_to(known.reshape(feature_shape), norm_shape).copy())
   if list(feature_shape) == list(norm_shape):
     return ctx.reshape(value, norm_shape)
   return ctx.op("Expand", ctx.reshape(value, feature_shape), ctx.ints(norm_shape))
