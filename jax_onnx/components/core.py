@@ -168,6 +168,10 @@ def route_module_attributes(module) -> None:
   from flax import nnx
 
   def routed(value):
+    if isinstance(value, functools.partial):   # e.g. partial(nnx.avg_pool, window_shape=...)
+      func = routed(value.func)
+      return value if func is value.func else functools.partial(func, *value.args,
+                                                                 **value.keywords)
     hit = _ROUTED.get(id(value))
     return hit[1] if hit is not None and hit[0] is value else value
 

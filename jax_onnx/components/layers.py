@@ -193,3 +193,20 @@ case("component_cnn_nchw_input_has_no_transpose", _model(_small_cnn), _IMG,
      covers="flax.nnx.Conv", options={"pre_transpose": [(0, 2, 3, 1)]},
      expect_ops=("Conv", "AveragePool", "BatchNormalization", "Gemm"),
      forbid_ops=("Transpose",))
+
+
+def _stored_pool(nnx, rngs):
+  import functools
+
+  class Pooled(nnx.Module):
+    def __init__(self):
+      self.conv = nnx.Conv(3, 4, (3, 3), rngs=rngs)
+      self.pool = functools.partial(nnx.avg_pool, window_shape=(2, 2), strides=(2, 2))
+
+    def __call__(self, x):
+      return self.pool(self.conv(x))
+  return Pooled()
+
+
+case("component_nnx_stored_partial_pool", _model(_stored_pool), _IMG, covers="flax.nnx.avg_pool",
+     expect_ops=("AveragePool",), forbid_ops=("Slice",))
