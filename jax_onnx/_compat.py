@@ -106,9 +106,44 @@ def is_key_dtype(dtype) -> bool:
       dtype, _dtypes.prng_key)
 
 
+def is_complex_dtype(dtype) -> bool:
+  return isinstance(dtype, np.dtype) and dtype.kind == "c"
+
+
+def has_physical(dtype) -> bool:
+  """Dtypes the trace holds as other data: keys (uint32 words) and complex
+  numbers ([re, im] pairs on a trailing axis: ONNX Runtime has no complex)."""
+  return is_key_dtype(dtype) or is_complex_dtype(dtype)
+
+
 def physical_aval(aval):
-  """The uint32 aval of a key array's data (other avals unchanged)."""
+  """The aval of the data the trace holds: a key array's uint32 data, a complex
+  array's float [..., 2] pairs (other avals unchanged)."""
+  if is_complex_dtype(aval.dtype):
+    real = np.dtype(np.float64 if aval.dtype == np.complex128 else np.float32)
+    return aval.update(shape=(*aval.shape, 2), dtype=real, weak_type=False)
   return _core.physical_aval(aval)
+
+
+def to_physical(x, dtype) -> np.ndarray:
+  """The data (numpy) the trace holds for the concrete value `x` of `dtype`."""
+  if is_key_dtype(dtype):
+    return key_data(x)
+  if is_complex_dtype(dtype):
+    x = np.asarray(x, dtype=dtype)
+    return np.stack([x.real, x.imag], axis=-1)
+  return np.asarray(x, dtype=dtype)
+
+
+def to_logical(data, dtype):
+  """The concrete value of `dtype` that the trace's `data` stands for."""
+  if is_key_dtype(dtype):
+    return wrap_key(data, dtype)
+  if is_complex_dtype(dtype):
+    x = np.empty(data.shape[:-1], dtype)
+    x.real, x.imag = data[..., 0], data[..., 1]
+    return x
+  return data
 
 
 def key_data(keys):

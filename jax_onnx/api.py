@@ -212,6 +212,9 @@ def export_avals(fn: Callable, avals: list, in_tree, options: ExportOptions) -> 
   if any(_compat.is_key_dtype(o.aval.dtype) for o in outs):
     raise SpecError("the function returns a PRNG key array, and ONNX has no key "
                     "type: return jax.random.key_data(key) (its uint32 words) instead.")
+  if any(_compat.is_complex_dtype(o.aval.dtype) for o in outs):
+    raise SpecError("the function returns a complex array, and ONNX Runtime has no "
+                    "complex tensors: return jnp.real(x) and jnp.imag(x) instead.")
   if not out_leaves:
     raise SpecError("the function returns no arrays, and an ONNX model needs at "
                     "least one output: return the values the model should compute.")

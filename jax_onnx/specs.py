@@ -35,6 +35,12 @@ def _check_dtype(dtype) -> np.dtype:
   except TypeError:
     raise SpecError(f"unknown dtype {dtype!r} in an input spec; use a numpy/JAX "
                     "dtype such as jnp.float32 or 'int32'.") from None
+  if dt.kind == "c":
+    raise SpecError(
+        f"an input is complex ({dt}), which has no ONNX equivalent (ONNX Runtime has "
+        "no complex tensors). Pass the real and imaginary parts as two inputs and "
+        "rebuild the value inside the function with lax.complex(re, im) (Casting it "
+        "to float would drop the imaginary part).")
   if dt == np.float64 and not _compat.is_x64_enabled():
     raise SpecError("float64 inputs need 64-bit mode: JAX would compute in "
                     "float32. Enable it with jax.config.update('jax_enable_x64', "

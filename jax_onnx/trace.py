@@ -84,6 +84,7 @@ _ANY_DTYPE = {
     _prims.concatenate_p, _prims.slice_p, _prims.gather_p, _prims.dynamic_slice_p,
     _prims.copy_p, _prims.stop_gradient_p, _prims.device_put_p, _prims.sharding_constraint_p,
     _prims.bitcast_convert_type_p, _prims.nextafter_p, _prims.reduce_precision_p,  # own format
+    _prims.exp2_p,   # rounds like XLA inside its rule
 }
 
 # JAX's abstract evaluation is a pure function of (primitive, avals, params) and
@@ -104,6 +105,24 @@ def _moves_keys(primitive, ins, out_avals) -> bool:
           and all(_compat.is_key_dtype(a.dtype) for a in out_avals))
 
 
+def _has_complex(ins, out_avals) -> bool:
+  return any(_compat.is_complex_dtype(a.dtype) for a in [t.aval for t in ins] + out_avals)
+
+
+# Primitives that act on the real and imaginary parts of complex values
+# independently (moves, and sums of complex values): run on the pairs.
+COMPLEX_BY_PART = {
+    "reshape", "transpose", "slice", "concatenate", "broadcast_in_dim", "squeeze",
+    "expand_dims", "gather", "dynamic_slice", "dynamic_update_slice", "select_n", "pad",
+    "rev", "copy", "copy_p", "device_put", "stop_gradient", "sharding_constraint",
+    "optimization_barrier", "split", "tile", "add", "sub", "neg", "reduce_sum",
+    "cumsum", "add_any", "scatter",
+}
+
+# Rules for primitives with complex arithmetic: {Primitive: rule(ctx, *args, **params)}.
+COMPLEX_RULES: dict = {}
+
+
 def _abstract_eval(primitive, avals, params):
   try:
     key = (primitive, tuple(avals), tuple(params.items()))
@@ -116,6 +135,11 @@ def _abstract_eval(primitive, avals, params):
       _ABSTRACT_EVAL_CACHE.clear()
     _ABSTRACT_EVAL_CACHE[key] = hit
   return hit
+
+
+class ComplexContext(RuleContext):
+  """The ctx of a complex rule: avals are physical, logical_in/out JAX's own."""
+  __slots__ = ("logical_in", "logical_out")
 
 
 class ExportState:
@@ -154,8 +178,8 @@ class OnnxTracer(_compat.Tracer):
     self.origin = origin   # the jax.Array a constant came from (for dedupe)
 
   def to_concrete_value(self):
-    if self.const is not None and _compat.is_key_dtype(self.aval.dtype):
-      return _compat.wrap_key(self.const, self.aval.dtype)
+    if self.const is not None:
+      return _compat.to_logical(self.const, self.aval.dtype)
     return self.const
 
   def full_lower(self):
@@ -193,9 +217,8 @@ class OnnxTrace(_compat.Trace):
     aval = jax.typeof(x)
     if not isinstance(aval, _compat.ShapedArray):
       raise TypeError(f"jax_onnx cannot export a value of type {type(x).__name__} ({aval})")
-    # (a typed PRNG key array is held as its uint32 key data)
-    const = (_compat.key_data(x) if _compat.is_key_dtype(aval.dtype)
-             else np.asarray(x, dtype=aval.dtype))
+    # (a typed PRNG key array is held as its uint32 key data, complex as pairs)
+    const = _compat.to_physical(x, aval.dtype)
     # Arrays are deduplicated by identity (a weight used twice is stored once).
     origin = x if isinstance(x, (jax.Array, np.ndarray)) else None
     return OnnxTracer(self, aval, None, const, origin)
@@ -236,6 +259,8 @@ class OnnxTrace(_compat.Trace):
       outs = folded
     elif _moves_keys(primitive, ins, out_avals):
       outs = self._on_key_data(primitive, ins, out_avals, params)
+    elif _has_complex(ins, out_avals):
+      outs = self._on_complex(primitive, ins, out_avals, params)
     elif rule is None:
       source = _compat.current_source(self.export.call_site).line()
       self.export.missing.setdefault(primitive.name, []).append(source)
@@ -308,11 +333,10 @@ class OnnxTrace(_compat.Trace):
     in_size = sum(t.const.size for t in ins)
     if out_size > max(FOLD_MIN_ELEMENTS, in_size):
       return None
-    keys = [_compat.is_key_dtype(a.dtype) for a in [t.aval for t in ins] + out_avals]
+    keys = [_compat.has_physical(a.dtype) for a in [t.aval for t in ins] + out_avals]
     fast = None if any(keys) else _NUMPY_FOLDS.get(primitive)
-    # JAX runs typed keys as key arrays; the trace holds their uint32 data.
-    consts = [_compat.wrap_key(t.const, t.aval.dtype) if k else t.const
-              for t, k in zip(ins, keys)]
+    # JAX runs typed keys and complex numbers as such; the trace holds their data.
+    consts = [_compat.to_logical(t.const, t.aval.dtype) for t in ins]
     try:
       result = fast(*consts, **params) if fast else None
       if result is None:
@@ -320,9 +344,8 @@ class OnnxTrace(_compat.Trace):
     except Exception:   # noqa: BLE001 - anything JAX can't run eagerly stays a node
       return None
     results = result if primitive.multiple_results else [result]
-    return [OnnxTracer(self, a, None, _compat.key_data(r) if k
-                       else np.asarray(r, dtype=a.dtype))
-            for a, r, k in zip(out_avals, results, keys[len(ins):])]
+    return [OnnxTracer(self, a, None, _compat.to_physical(r, a.dtype))
+            for a, r in zip(out_avals, results)]
 
   def _on_key_data(self, primitive, ins, out_avals, params):
     """A primitive that moves typed keys around (slice, gather, select_n,
@@ -333,12 +356,37 @@ class OnnxTrace(_compat.Trace):
     fn = lambda *xs: primitive.bind(*xs, **params)
     ndim = len(_compat.physical_aval(out_avals[0]).shape) - len(out_avals[0].shape)
     for _ in range(ndim):
-      fn = jax.vmap(fn, in_axes=[-1 if _compat.is_key_dtype(t.aval.dtype) else None
+      fn = jax.vmap(fn, in_axes=[-1 if _compat.has_physical(t.aval.dtype) else None
                                  for t in ins], out_axes=-1)
     with _compat.set_current_trace(self):
       outs = fn(*phys)
     outs = [self.lift(o) for o in (outs if primitive.multiple_results else [outs])]
     return [OnnxTracer(self, a, o.value, o.const) for a, o in zip(out_avals, outs)]
+
+  def _on_complex(self, primitive, ins, out_avals, params):
+    """A primitive on complex values (held as [re, im] pairs): one that moves
+    data or is linear per part (COMPLEX_BY_PART) runs on the pairs like keys do;
+    one with complex arithmetic has a rule in COMPLEX_RULES (rules/complex.py)
+    that sees the pairs (ctx avals are the physical ones)."""
+    if primitive.name in COMPLEX_BY_PART:
+      return self._on_key_data(primitive, ins, out_avals, params)
+    rule = COMPLEX_RULES.get(primitive)
+    if rule is None:
+      source = _compat.current_source(self.export.call_site).line()
+      self.export.missing.setdefault(primitive.name, []).append(source)
+      self.export.reasons.setdefault(primitive.name, (
+          "no rule for it on complex numbers (carried as [re, im] pairs: ONNX Runtime "
+          "has no complex tensors)"))
+      return [OnnxTracer(self, a, MISSING) for a in out_avals]
+    self.builder.source = _compat.current_source(self.export.call_site)
+    args = [self.materialize(t) for t in ins]
+    phys = [OnnxTracer(self, _compat.physical_aval(t.aval), n, t.const)
+            for t, n in zip(ins, args)]
+    ctx = ComplexContext(self, primitive, phys, [_compat.physical_aval(a) for a in out_avals])
+    ctx.logical_in, ctx.logical_out = [t.aval for t in ins], out_avals
+    result = rule(ctx, *args, **params)
+    self.builder.source = None
+    return self.typed_outputs(result if primitive.multiple_results else [result], out_avals)
 
   # -- calls -----------------------------------------------------------------
   def call_jax(self, fn: Callable, *args):

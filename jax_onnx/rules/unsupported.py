@@ -13,8 +13,6 @@ not_implemented({
     **{p: _DECOMPOSITION for p in ["eig", "eigh", "qr", "svd", "lu", "schur", "hessenberg",
                                    "householder_product", "tridiagonal"]},
     "select_and_scatter": _GRAD_OF_POOLING,
-    "fft": ("its results are complex, and ONNX Runtime has no complex tensors (jax_onnx "
-            "carries no complex values either)"),
     "rng_uniform": "XLA's stateful RNG: not reproducible, so not exportable; use jax.random",
     "rng_bit_generator": ("XLA's stateful bit generator (jax.random with the 'rbg' "
                           "implementation): use the default threefry implementation"),
@@ -23,8 +21,6 @@ not_implemented({
     **{p: _COLLECTIVE for p in ["psum", "pmax", "pmin", "all_gather", "all_to_all",
                                 "ppermute", "ragged_all_to_all", "axis_index"]},
     **{p: _EFFECT for p in ["create_token", "after_all"]},
-    **{p: "complex numbers: ONNX Runtime has no complex tensors"
-       for p in ["complex", "conj", "real", "imag"]},
     **{p: "mutable array references (jax.new_ref): state, not dataflow"
        for p in ["get", "swap"]},
     **{p: "calls back into Python, which an ONNX graph cannot do: compute the "
