@@ -138,8 +138,11 @@ def _scatter(ctx, operand, indices, updates, reduction, dn, mode, dtype=None):
   """The scatter with `dimension_numbers` dn; `dtype` when operand and updates
   are not the primitive's own (then of that dtype)."""
   op_shape, upd_shape = ctx.avals_in[0].shape, ctx.avals_in[2].shape
+  if any(isinstance(d, (int, np.integer)) and d == 0 for d in op_shape):
+    return operand   # nothing to update (ONNX Runtime rejects indices into it)
   flat, dummy = _scatter_nd(
-      ctx, operand, _index_columns(ctx, indices), updates, op_shape=op_shape, upd_shape=upd_shape, window_dims=list(dn.update_window_dims),
+      ctx, operand, _index_columns(ctx, indices), updates, op_shape=op_shape,
+      upd_shape=upd_shape, window_dims=list(dn.update_window_dims),
       inserted=set(dn.inserted_window_dims), scatter_to_operand=list(dn.scatter_dims_to_operand_dims),
       operand_batching=list(dn.operand_batching_dims),
       indices_batching=list(dn.scatter_indices_batching_dims), clip=_is_clip(mode),
@@ -222,8 +225,15 @@ def _extremal_rule(reduction):
     is_nan = ctx.op("GreaterOrEqual", codes, ctx.scalar(2, np.int32))
     at_zero = ctx.op("And", ctx.op("Equal", r, zero),
                      ctx.op("Equal", codes, ctx.scalar(1, np.int32)))
-    signed_zero = ctx.scalar(-0.0 if reduction == "min" else 0.0, dtype)
-    r = ctx.op("Where", at_zero, signed_zero, r)
+    # The sign is set by multiplying |r| by +-1, not by selecting a signed zero:
+    # ONNX Runtime's Where loses the sign of the -0.0 it returns.
+    negative = ctx.op("Or", ctx.op("Less", r, zero), ctx.op(
+        "And", ctx.op("Equal", r, zero), ctx.op("Less", ctx.op("Div", ctx.scalar(1, dtype), r),
+                                                zero)))
+    negative = (ctx.op("Or", negative, at_zero) if reduction == "min"
+                else ctx.op("And", negative, ctx.op("Not", at_zero)))
+    sign = ctx.op("Where", negative, ctx.scalar(-1, dtype), ctx.scalar(1, dtype))
+    r = ctx.op("Mul", ctx.op("Abs", r), sign)
     return ctx.op("Where", is_nan, ctx.scalar(np.nan, dtype), r)
   return rule
 

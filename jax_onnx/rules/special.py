@@ -24,6 +24,7 @@ import numpy as np
 from jax import lax
 from jax.extend.core import primitives as P
 
+from jax_onnx import dtypes as dt
 from jax_onnx import _compat
 from jax_onnx.registry import Spec, case, register_rule
 
@@ -223,7 +224,16 @@ def _cbrt(ctx, x, **params):
 
 @register_rule(P.exp2_p, family="special", onnx_ops=["Exp"])
 def _exp2(ctx, x, **params):
+  # JAX computes exp(x * log(2)) in x's own dtype: for bfloat16/float16 (this
+  # rule sees them: trace._ANY_DTYPE) the log(2) constant and the product are
+  # rounded to it before the exp, as XLA does.
   del params
+  dtype = np.dtype(ctx.aval_out.dtype)
+  if dtype.itemsize == 2 and dt.is_float(dtype):
+    f32 = np.float32
+    ln2 = ctx.scalar(np.asarray(math.log(2.0), dtype).astype(f32), f32)
+    t = ctx.cast(ctx.cast(ctx.op("Mul", ctx.cast(x, f32), ln2), dtype), f32)
+    return ctx.cast(ctx.op("Exp", t), dtype)
   m = _Math(ctx)
   return m.Exp(m.Mul(x, math.log(2.0)))
 
