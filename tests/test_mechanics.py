@@ -763,6 +763,18 @@ class BadInputMessagesTest(parameterized.TestCase):
     self.assertIn("lax.cond", message)
     self.assertNotEqual(type(jax_onnx._compat.current_trace()).__name__, "OnnxTrace")
 
+  def test_component_routing_restored_after_a_failed_export(self):
+    import flax.nnx as nnx
+    gelu, layer_norm_call = jax.nn.gelu, nnx.LayerNorm.__call__
+    with self.assertRaises(jax_onnx.UnsupportedPrimitiveError):
+      jax_onnx.transform(lambda x: jax.nn.gelu(jnp.linalg.eigvalsh(x))).lower((3, 3))
+    self.assertIs(jax.nn.gelu, gelu)
+    self.assertIs(nnx.gelu, gelu)
+    self.assertIs(nnx.LayerNorm.__call__, layer_norm_call)
+    from jax._src.interpreters import batching
+    from jax_onnx import _compat
+    self.assertNotIn(_compat.composite_p, batching.fancy_primitive_batchers)
+
   def test_onnx_runtime_too_old_for_the_opset(self):
     # A model stamped with an opset this ONNX Runtime does not know, as when a
     # saved model is loaded by an older ONNX Runtime.
