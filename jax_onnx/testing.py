@@ -72,7 +72,8 @@ def assert_close(actual, expected, rtol: float, atol: float, where: str = "") ->
   """Exact for ints and bools, within rtol/atol for floats (NaNs must match)."""
   a_leaves = jax.tree_util.tree_leaves(actual)
   e_leaves = jax.tree_util.tree_leaves(expected)
-  assert len(a_leaves) == len(e_leaves), f"{where}: {len(a_leaves)} outputs, JAX has {len(e_leaves)}"
+  assert len(a_leaves) == len(e_leaves), (
+      f"{where}: {len(a_leaves)} outputs, JAX has {len(e_leaves)}")
   for i, (a, e) in enumerate(zip(a_leaves, e_leaves)):
     a, e = np.asarray(a), np.asarray(e)
     assert a.dtype == e.dtype, f"{where} output {i}: dtype {a.dtype}, JAX gives {e.dtype}"

@@ -104,15 +104,15 @@ for _name, (_fn, _component, _op) in _ACTIVATIONS.items():
   if _name in _WITH_EDGES:
     case(f"component_{_name}_edges", _fn, Spec(_X, "float32", _edges),
          covers=f"jax.nn.{_component}", expect_ops=(_op,), rtol=1e-5, atol=1e-6)
-case("component_gelu_opset18_decomposed", lambda x: jax.nn.gelu(x), _X, covers="jax.nn.gelu", opset=18,
-     forbid_ops=("Gelu",))
+case("component_gelu_opset18_decomposed", lambda x: jax.nn.gelu(x), _X, covers="jax.nn.gelu",
+     opset=18, forbid_ops=("Gelu",))
 case("component_softmax_where_decomposed",
      lambda x: jax.nn.softmax(x, where=x > -1.0), _X, covers="jax.nn.softmax",
      forbid_ops=("Softmax",))
 case("component_softmax_two_axes_decomposed", lambda x: jax.nn.softmax(x, axis=(1, 2)), _X,
      covers="jax.nn.softmax", forbid_ops=("Softmax",))
-case("component_bf16_gelu_decomposed", lambda x: jax.nn.gelu(x), Spec(_X, "bfloat16"), covers="jax.nn.gelu",
-     forbid_ops=("Gelu",), rtol=1e-2, atol=1e-2)
+case("component_bf16_gelu_decomposed", lambda x: jax.nn.gelu(x), Spec(_X, "bfloat16"),
+     covers="jax.nn.gelu", forbid_ops=("Gelu",), rtol=1e-2, atol=1e-2)
 case("component_gelu_in_jit", jax.jit(lambda x: jax.nn.gelu(x) * 2.0), _X,
      covers="jax.nn.gelu", expect_ops=("Gelu",))
 case("component_gelu_under_vmap", jax.vmap(lambda x: jax.nn.gelu(jnp.sin(x))), _X,

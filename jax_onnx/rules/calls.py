@@ -93,7 +93,9 @@ def _cg_solve(a_diag, b):
   # A symmetric positive definite system, solved by conjugate gradients with a
   # fixed number of iterations (jax.scipy.sparse.linalg.cg binds custom_linear_solve).
   import jax.scipy.sparse.linalg as sla
-  matvec = lambda v: (a_diag + 1.0) * v + 0.1 * jnp.roll(v, 1, axis=-1) + 0.1 * jnp.roll(v, -1, axis=-1)
+
+  def matvec(v):
+    return (a_diag + 1.0) * v + 0.1 * (jnp.roll(v, 1, axis=-1) + jnp.roll(v, -1, axis=-1))
   x, _ = sla.cg(matvec, b, maxiter=12, tol=0.0)
   return x
 

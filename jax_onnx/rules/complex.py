@@ -310,13 +310,15 @@ case("fft_fft2", lambda x, y: _parts(jnp.fft.fft2(lax.complex(x, y))), ("B", 4, 
 case("fft_ifft2", lambda x, y: _parts(jnp.fft.ifft2(lax.complex(x, y))), ("B", 4, 6),
      ("B", 4, 6), **_TOL, covers="fft")
 case("fft_rfft2", lambda x: _parts(jnp.fft.rfft2(x)), ("B", 6, 8), **_TOL, covers="fft")
-case("fft_irfft2", lambda x: jnp.fft.irfft2(jnp.fft.rfft2(x) * 2), ("B", 6, 8), **_TOL, covers="fft")
+case("fft_irfft2", lambda x: jnp.fft.irfft2(jnp.fft.rfft2(x) * 2), ("B", 6, 8), **_TOL,
+     covers="fft")
 case("fft_fftn3", lambda x: _parts(jnp.fft.rfftn(x, axes=(1, 2, 3))), ("B", 2, 4, 6),
      **_TOL, covers="fft")
 case("fft_fftshift", lambda x: jnp.fft.fftshift(jnp.abs(jnp.fft.fft(x)), axes=-1), _X,
      **_TOL, covers="fft")
 case("fft_filter",
-     lambda x, m: jnp.fft.irfft(jnp.fft.rfft(x) * (m > 0), n=16), _X, ("B", 9), **_TOL, covers="fft")
+     lambda x, m: jnp.fft.irfft(jnp.fft.rfft(x) * (m > 0), n=16), _X, ("B", 9), **_TOL,
+     covers="fft")
 case("fft_ortho", lambda x: _parts(jnp.fft.rfft(x, norm="ortho")), _X, **_TOL, covers="fft")
 case("fft_ortho_inverse", lambda x, y: _parts(jnp.fft.ifft(lax.complex(x, y), norm="ortho")),
      _X, _X, **_TOL, covers="fft")

@@ -80,7 +80,8 @@ case("convert_bool_to_f32", lambda x: x.astype(jnp.float32), Spec(_S, "bool", "b
 case("sharding_constraint", lambda x: jax.lax.with_sharding_constraint(
     x * 2.0, jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])), _S,
      covers="sharding_constraint")
-case("device_put", lambda x: jax.device_put(x, jax.devices("cpu")[0]) + 1.0, _S, covers="device_put")
+case("device_put", lambda x: jax.device_put(x, jax.devices("cpu")[0]) + 1.0, _S,
+     covers="device_put")
 case("dim_as_value_mean", lambda x: jnp.sum(x, axis=0) / x.shape[0], _S,
      covers="dim_as_value")
 case("dim_as_value_arange", lambda x: x + jnp.arange(x.shape[0], dtype=jnp.float32)[:, None, None],

@@ -314,3 +314,15 @@ case("tridiag_sizes_1_2", lambda d1, b1, d2, b2: (_tri_solve(d1, b1), _tri_solve
      Spec(("B", 3, 1), values=_tridiagonal(False)), Spec(("B", 1, 3)),
      Spec(("B", 3, 2), values=_tridiagonal(False)), Spec(("B", 2, 3)),
      covers="tridiagonal_solve", rtol=1e-4, atol=1e-4)
+
+
+# jnp.linalg.norm: reductions over the batch's rows, vectors and matrices.
+for _name, _kw in {"l2": {}, "l1": {"ord": 1}, "inf": {"ord": jnp.inf},
+                   "neg_inf": {"ord": -jnp.inf}, "l0": {"ord": 0}, "l3": {"ord": 3}}.items():
+  case(f"norm_vector_{_name}", lambda x, kw=_kw: jnp.linalg.norm(x, axis=-1, **kw), ("B", 6),
+       covers="reduce_sum" if _name in ("l2", "l1", "l0", "l3") else "reduce_max")
+for _name, _kw in {"fro": {"ord": "fro"}, "one": {"ord": 1}, "inf": {"ord": jnp.inf}}.items():
+  case(f"norm_matrix_{_name}", lambda x, kw=_kw: jnp.linalg.norm(x, axis=(-2, -1), **kw),
+       ("B", 3, 4), covers="reduce_sum" if _name == "fro" else "reduce_max")
+case("norm_keepdims_normalize", lambda x: x / jnp.linalg.norm(x, axis=-1, keepdims=True),
+     ("B", 5), covers="reduce_sum")

@@ -143,7 +143,8 @@ def _scatter(ctx, operand, indices, updates, reduction, dn, mode, dtype=None):
   flat, dummy = _scatter_nd(
       ctx, operand, _index_columns(ctx, indices), updates, op_shape=op_shape,
       upd_shape=upd_shape, window_dims=list(dn.update_window_dims),
-      inserted=set(dn.inserted_window_dims), scatter_to_operand=list(dn.scatter_dims_to_operand_dims),
+      inserted=set(dn.inserted_window_dims),
+      scatter_to_operand=list(dn.scatter_dims_to_operand_dims),
       operand_batching=list(dn.operand_batching_dims),
       indices_batching=list(dn.scatter_indices_batching_dims), clip=_is_clip(mode),
       reduction=reduction, dtype=dtype or ctx.avals_in[0].dtype,

@@ -155,7 +155,8 @@ case("reshape_split_batch", lambda x: x.reshape(-1, 2, 4), Spec(("B", 4, 4)),
 case("reshape_merge_batch", lambda x: x.reshape(-1, 4), _X, covers="reshape")
 case("reshape_to_scalar_like", lambda x: jnp.sum(x.reshape(x.shape[0], 24, 1, 1), axis=(2, 3)),
      _X, covers="reshape")
-case("broadcast_in_dim_rank_up", lambda x: jnp.broadcast_to(x[:, None, :, :], (x.shape[0], 3, 6, 4)),
+case("broadcast_in_dim_rank_up",
+     lambda x: jnp.broadcast_to(x[:, None, :, :], (x.shape[0], 3, 6, 4)),
      _X, covers="broadcast_in_dim")
 case("broadcast_in_dim_bias", lambda x: x + jnp.arange(4.0), _X, covers="broadcast_in_dim")
 case("broadcast_in_dim_ones", lambda x: x * jnp.ones((x.shape[0], 6, 4)), _X,
