@@ -236,31 +236,36 @@ def _rename_inputs(graph: Graph, renames: dict[str, str]) -> None:
 def fuse_gemm(graph: Graph) -> int:
   """MatMul(A, B) + C with 2-D A and B and C broadcastable to the result
   => Gemm(A, B, C): one node, as a Linear layer reads."""
+  types = _types(graph)
+  fused = 0
+  for node, mm, bias in _adds_fed_by(graph, ("MatMul",)):
+    ta, tb, tc = (types.get(mm.inputs[0]), types.get(mm.inputs[1]), types.get(bias))
+    if not (ta and tb and tc) or len(ta[1]) != 2 or len(tb[1]) != 2 or len(tc[1]) > 2:
+      continue
+    if np.dtype(ta[0]).kind != "f" or tc[0] != ta[0]:
+      continue
+    if len(tc[1]) == 2 and tc[1][0] != 1 and tc[1][0] != ta[1][0]:
+      continue
+    node.op_type, node.inputs, node.attrs = "Gemm", [mm.inputs[0], mm.inputs[1], bias], {}
+    fused += 1
+  return fused
+
+
+def _adds_fed_by(graph: Graph, op_types):
+  """(add, producer, other operand) for each Add with an operand that only it
+  reads, produced by one of `op_types`: the pattern of the fusion passes. An
+  Add the caller rewrote (its op_type no longer Add) is not offered again."""
   uses = _consumers(graph)
   producer = {o: n for n in graph.nodes for o in n.outputs}
-  types = _types(graph)
   outputs = {n for n, _, _ in graph.outputs}
-  fused = 0
   for node in graph.nodes:
-    if node.op_type != "Add":
-      continue
     for k in (0, 1):
-      mm = producer.get(node.inputs[k])
-      bias = node.inputs[1 - k]
-      if (mm is None or mm.op_type != "MatMul" or uses.get(node.inputs[k]) != 1
-          or node.inputs[k] in outputs):
-        continue
-      ta, tb, tc = (types.get(mm.inputs[0]), types.get(mm.inputs[1]), types.get(bias))
-      if not (ta and tb and tc) or len(ta[1]) != 2 or len(tb[1]) != 2 or len(tc[1]) > 2:
-        continue
-      if np.dtype(ta[0]).kind != "f" or tc[0] != ta[0]:
-        continue
-      if len(tc[1]) == 2 and tc[1][0] != 1 and tc[1][0] != ta[1][0]:
-        continue
-      node.op_type, node.inputs, node.attrs = "Gemm", [mm.inputs[0], mm.inputs[1], bias], {}
-      fused += 1
-      break
-  return fused
+      if node.op_type != "Add":
+        break
+      p = producer.get(node.inputs[k])
+      if (p is not None and p.op_type in op_types and uses.get(node.inputs[k]) == 1
+          and node.inputs[k] not in outputs):
+        yield node, p, node.inputs[1 - k]
 
 
 def fuse_conv_bias(graph: Graph) -> int:
@@ -268,36 +273,23 @@ def fuse_conv_bias(graph: Graph) -> int:
   (and ConvTranspose):
   the bias of an NNX Conv lands in the Conv (after transpose sinking has put
   the add in the Conv's NC... layout)."""
-  uses = _consumers(graph)
-  producer = {o: n for n in graph.nodes for o in n.outputs}
-  outputs = {n for n, _, _ in graph.outputs}
   init = graph.root.initializers
   fused = 0
-  for node in graph.nodes:
-    if node.op_type != "Add":
+  for node, conv, bias_name in _adds_fed_by(graph, ("Conv", "ConvTranspose")):
+    bias, w = init.get(bias_name), init.get(conv.inputs[1])
+    if len(conv.inputs) != 2 or bias is None or w is None:
       continue
-    for k in (0, 1):
-      conv = producer.get(node.inputs[k])
-      bias = init.get(node.inputs[1 - k])
-      if (conv is None or conv.op_type not in ("Conv", "ConvTranspose") or len(conv.inputs) != 2
-          or bias is None or uses.get(node.inputs[k]) != 1 or node.inputs[k] in outputs):
-        continue
-      w = init.get(conv.inputs[1])
-      # Conv kernels are (C_out, C_in/g, k...); ConvTranspose's (C_in, C_out/g, k...).
-      channels = (None if w is None else w.shape[0] if conv.op_type == "Conv"
-                  else w.shape[1] * conv.attrs.get("group", 1))
-      rank = w.ndim if w is not None else 0
-      spatial = rank - 2
-      if (channels is None or bias.dtype != w.dtype or bias.ndim > rank
-          or bias.ndim < spatial + 1 or bias.size != channels
-          or bias.shape[bias.ndim - spatial - 1:] != (channels,) + (1,) * spatial):
-        continue
-      name = node.inputs[1 - k] + "_conv_bias"
-      init[name] = bias.reshape(channels)
-      node.op_type, node.inputs, node.attrs = (conv.op_type, conv.inputs + [name],
-                                               dict(conv.attrs))
-      fused += 1
-      break
+    # Conv kernels are (C_out, C_in/g, k...); ConvTranspose's (C_in, C_out/g, k...).
+    channels = w.shape[0] if conv.op_type == "Conv" else w.shape[1] * conv.attrs.get("group", 1)
+    spatial = w.ndim - 2
+    if (bias.dtype != w.dtype or bias.ndim > w.ndim or bias.ndim < spatial + 1
+        or bias.size != channels
+        or bias.shape[bias.ndim - spatial - 1:] != (channels,) + (1,) * spatial):
+      continue
+    name = bias_name + "_conv_bias"
+    init[name] = bias.reshape(channels)
+    node.op_type, node.inputs, node.attrs = conv.op_type, conv.inputs + [name], dict(conv.attrs)
+    fused += 1
   return fused
 
 

@@ -19,9 +19,9 @@ from jax_onnx.components.core import (
   register_component,
   route_function,
   should_route,
-  static_ints,
 )
 from jax_onnx.registry import Lazy, Spec, case
+from jax_onnx.shapes import is_static
 
 # jax.nn's masked logits: -0.7 * float32 max (see jax._src.nn.functions).
 _LARGE_NEGATIVE = np.float32(-0.7 * np.finfo(np.float32).max)
@@ -56,7 +56,7 @@ def _routed_attention(original):
                     notes="opset >= 23; (B, T, N, H) operands, grouped heads, mask, bias, causal")
 def _attention(ctx, q, k, v, *extra, scale, is_causal, has_bias, has_mask):
   (b, t, n, h), (_, s, kv_heads, _), (_, _, _, hv) = (a.shape for a in ctx.avals_in[:3])
-  if not static_ints((n, h, kv_heads, hv)) or n % kv_heads:
+  if not is_static((n, h, kv_heads, hv)) or n % kv_heads:
     return None
   extra = list(extra)
   bias = extra.pop(0) if has_bias else None

@@ -23,7 +23,7 @@ import functools
 import importlib
 import sys
 import threading
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -222,10 +222,6 @@ def routing(enabled: bool = True) -> Iterator[None]:
 
 def routing_active() -> bool:
   return _routing_depth > 0
-
-
-def static_ints(shape: Sequence[Any]) -> bool:
-  return all(isinstance(d, (int, np.integer)) for d in shape)
 
 
 def should_route() -> bool:

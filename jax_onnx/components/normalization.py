@@ -18,9 +18,9 @@ from jax_onnx.components.core import (
   register_component,
   route_method,
   should_route,
-  static_ints,
 )
 from jax_onnx.registry import Lazy, Spec, case
+from jax_onnx.shapes import is_static
 
 _NORM = "flax.nnx.nn.normalization"
 
@@ -77,7 +77,7 @@ def _normalized_scale(ctx, value, x_aval, axis, feature_axes, fill):
   """`value` (shape of the feature axes, or None) as a tensor of the normalized
   shape x.shape[axis:], as the ONNX normalization ops take it."""
   norm_shape = x_aval.shape[axis:]
-  if not static_ints(norm_shape):
+  if not is_static(norm_shape):
     return None
   dtype = x_aval.dtype
   if value is None:

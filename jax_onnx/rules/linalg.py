@@ -3,6 +3,7 @@ numbers); cholesky and triangular_solve unrolled over a static matrix size."""
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -11,13 +12,6 @@ from jax import lax
 from jax.extend.core import primitives as P
 
 from jax_onnx.registry import Spec, case, register_rule
-
-
-def _prod(dims):
-  out = 1
-  for d in dims:
-    out = out * d
-  return out
 
 
 @register_rule(P.dot_general_p, family="linalg", onnx_ops=["MatMul", "Transpose", "Reshape"])
@@ -46,8 +40,8 @@ def _dot_general(ctx, lhs, rhs, *, dimension_numbers, preferred_element_type=Non
     # Already (..., M, K) @ (..., K, N), or x (..., K) @ W (K[, N]) where MatMul
     # broadcasts the leading dims itself (numpy matmul semantics, 1-D included).
     return ctx.op_as(out_dtype, "MatMul", lhs, rhs)
-  lhs3 = ctx.reshape(lhs, batch + [_prod(l_free), _prod(k)])
-  rhs3 = ctx.reshape(rhs, batch + [_prod(k), _prod(r_free)])
+  lhs3 = ctx.reshape(lhs, batch + [math.prod(l_free), math.prod(k)])
+  rhs3 = ctx.reshape(rhs, batch + [math.prod(k), math.prod(r_free)])
   out = ctx.op_as(out_dtype, "MatMul", lhs3, rhs3)
   return ctx.reshape(out, batch + l_free + r_free)
 

@@ -507,11 +507,6 @@ _SELECT = {P.ge_p: ("GreaterOrEqual", "max"), P.gt_p: ("Greater", "max"),
            P.le_p: ("LessOrEqual", "min"), P.lt_p: ("Less", "min")}
 
 
-def _prod(dims):
-  out = 1
-  for d in dims:
-    out = out * d
-  return out
 
 
 def _select_in_windows(ctx, slices, compare, dtype):
@@ -529,7 +524,7 @@ def _positions(ctx, out_shape, window_dimensions, window_strides, sizes, axes):
   """Per window offset and per window, the row-major position of the window
   element in the padded operand's `axes` (of `sizes`): a table over offsets
   and a grid over the windows' `axes`, broadcast over the others."""
-  mults = [_prod(sizes[j] for j in axes[i + 1:]) for i in range(len(axes))]
+  mults = [math.prod(sizes[j] for j in axes[i + 1:]) for i in range(len(axes))]
   table = np.zeros([window_dimensions[a] for a in axes], np.int64)
   for i, a in enumerate(axes):
     table = table + (np.arange(window_dimensions[a]) * mults[i]).reshape(
@@ -578,13 +573,13 @@ def _select_and_scatter_add(ctx, source, operand, *, select_prim, window_dimensi
     pos, source = (ctx.op("Transpose", v, perm=perm) for v in (pos, source))
   if choice is None:
     pos = ctx.op("Expand", pos, ctx.shape([out_shape[a] for a in perm]))
-  pos, source = (ctx.reshape(v, [-1, _prod(out_shape[a] for a in axes)]) for v in (pos, source))
+  pos, source = (ctx.reshape(v, [-1, math.prod(out_shape[a] for a in axes)]) for v in (pos, source))
   wide = None if dtype.kind == "f" else np.dtype(np.int64)   # bool: an "or" of the adds
   if wide is not None:
     source = ctx.cast(source, wide)
   rows = ctx.op("Shape", pos, start=0, end=1)
   base = ctx.op("Expand", ctx.scalar(0, wide or dtype),
-                ctx.op("Concat", rows, ctx.dim(_prod(sizes[a] for a in axes)), axis=0))
+                ctx.op("Concat", rows, ctx.dim(math.prod(sizes[a] for a in axes)), axis=0))
   y = ctx.op("ScatterElements", base, pos, source, axis=1, reduction="add")
   y = ctx.reshape(y, [sizes[a] for a in perm])
   if perm != list(range(rank)):
