@@ -231,8 +231,9 @@ def export_avals(fn: Callable, avals: list, in_tree, options: ExportOptions) -> 
     root.nodes.append(_identity(value, name))
     root.outputs.append((name, gaval.dtype, onnx_dims(gaval.shape)))
   functions = all_functions(export)
-  stats = (passes.run_default_passes(root, functions, export.namer) if options.optimize
-           else {})
+  fuse_opset = options.opset if options.components else None
+  stats = (passes.run_default_passes(root, functions, export.namer, fuse_opset)
+           if options.optimize else {})
   t_end = time.perf_counter()
   stats.update(components={f"{title} ({how})": n for (title, how), n in
                            sorted(export.components.items())},

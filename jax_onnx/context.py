@@ -7,10 +7,23 @@ import numpy as np
 
 from jax_onnx import dtypes as _dt
 from jax_onnx import kernels
+from jax_onnx.shapes import onnx_dims
 
 
 def _static(d) -> bool:
   return isinstance(d, (int, np.integer))
+
+
+def _explicit(dims) -> bool:
+  return all(not _static(d) or d >= 0 for d in dims)
+
+
+def _plain(dtype) -> bool:
+  """A dtype the graph holds as itself (not complex pairs, not key data)."""
+  try:
+    return dtype is not None and np.dtype(dtype).kind != "c"
+  except TypeError:
+    return False
 
 
 class RuleContext:
@@ -53,25 +66,38 @@ class RuleContext:
   def dim(self, d) -> str:
     return self.trace.export.dims.dim(d)
 
-  def reshape(self, x: str, dims, in_shape=None) -> str:
+  def reshape(self, x: str, dims, in_shape=None, dtype=None) -> str:
     """Reshape to `dims` (symbolic dims allowed). `in_shape`: x's shape, if x is
-    not an operand of this primitive.
+    not an operand of this primitive. `dtype`: x's dtype, if x is not an
+    operand: with it, x and the result get their types recorded (so that the
+    clean-up passes see a Reshape back to the same shape, and drop it).
 
     With a symbolic dim, the target is still a constant when each symbolic dim
     either stays at its index (ONNX's 0, "copy that dim") or is the only one
     left, with static dims around it (-1, "infer"): no shape arithmetic. A 0
     means "copy" unless allowzero is set, which empty shapes need."""
     zero = any(_static(d) and d == 0 for d in dims)
-    if in_shape is None:
-      in_shape = next((t.aval.shape for t in self.tracers_in if t.value == x), None)
+    operand = next((t for t in self.tracers_in if t.value == x), None)
+    if in_shape is None and operand is not None:
+      in_shape = operand.aval.shape
+    if dtype is None and operand is not None:
+      dtype = operand.aval.dtype
+    out = None
     if not zero and in_shape is not None and not all(_static(d) for d in dims):
       target = [int(d) if _static(d) else
                 0 if i < len(in_shape) and not _static(in_shape[i]) and in_shape[i] == d else
                 -1 for i, d in enumerate(dims)]
       infer = target.count(-1)
       if infer == 0 or (infer == 1 and all(t > 0 for t in target if t != -1)):
-        return self.op("Reshape", x, self.ints(target))
-    return self.op("Reshape", x, self.shape(dims), allowzero=1 if zero else None)
+        out = self.op("Reshape", x, self.ints(target))
+    if out is None:
+      out = self.op("Reshape", x, self.shape(dims), allowzero=1 if zero else None)
+    if _plain(dtype) and _explicit(dims):   # (a rule may pass numpy's -1)
+      types = self.builder.graph.value_types
+      if in_shape is not None and _explicit(in_shape):
+        types.setdefault(x, (np.dtype(dtype), onnx_dims(in_shape)))
+      types[out] = (np.dtype(dtype), onnx_dims(dims))
+    return out
 
   def cast(self, x: str, dtype) -> str:
     return self.op("Cast", x, to=_dt.onnx_dtype(dtype))

@@ -141,10 +141,17 @@ def simplify(graph: Graph) -> int:
   - Reduce*(keepdims=0) -> Unsqueeze(same axes)  =>  Reduce*(keepdims=1)
   - Transpose(Transpose(x, p), q)                 =>  Transpose(x, p o q) (or x)
     (whatever else reads the inner Transpose)
-  - Reshape(Reshape(x, s), t)                     =>  Reshape(x, t)
+  - Reshape(Reshape/Squeeze/Unsqueeze(x), t)      =>  Reshape(x, t)
+    (where t's 0s, "copy this dim", copy the same dims from x)
+  - Reshape(x, t) whose result has x's (known) shape =>  x
+  - Slice(x) with step 1 and x's (known) shape      =>  x
   - Expand(x, s) feeding only broadcasting ops whose other operand already has
     the expanded shape                            =>  x (ONNX broadcasts itself)
   - Identity(x) inside the graph                  =>  x
+  - Add/Mul(Reshape(x, s), c), s splitting x's last axis and the constant c
+    within the split axes                         =>  Reshape(Add/Mul(x, c'), s)
+    (the bias of a multi-head projection, added before its heads are split:
+    the Reshape can then meet the next one and cancel)
   Returns the number of rewrites."""
   uses = _consumers(graph)
   producer = {o: n for n in graph.nodes for o in n.outputs}
@@ -198,10 +205,21 @@ def simplify(graph: Graph) -> int:
           node.attrs = dict(node.attrs, perm=perm)
         rewrites += 1
     elif op == "Reshape":
-      inner = single_use_producer(node.inputs[0], "Reshape")
-      if inner is not None and not node.attrs.get("allowzero"):
+      inner = producer.get(node.inputs[0])
+      if (inner is not None and inner.op_type in _RESHAPES and uses.get(node.inputs[0]) == 1
+          and node.inputs[0] not in outputs and not node.attrs.get("allowzero")
+          and _zeros_copy_same_dims(graph, node.inputs[1], types.get(inner.inputs[0]),
+                                    types.get(node.inputs[0]))):
         node.inputs = [inner.inputs[0], node.inputs[1]]
         rewrites += 1
+      if _same_type(types, node) and node.outputs[0] not in outputs:
+        renames[node.outputs[0]] = node.inputs[0]
+        rewrites += 1
+    elif op == "Slice" and node.outputs[0] not in outputs and _slices_all(graph, node, types):
+      renames[node.outputs[0]] = node.inputs[0]
+      rewrites += 1
+    elif op in ("Add", "Mul") and _sink_reshape(graph, node, single_use_producer, types):
+      rewrites += 1
     elif op == "Identity" and node.outputs[0] not in outputs:
       renames[node.outputs[0]] = node.inputs[0]
       rewrites += 1
@@ -223,6 +241,87 @@ def simplify(graph: Graph) -> int:
       renames[k] = v
     _rename_inputs(graph, renames)
   return rewrites
+
+
+_RESHAPES = frozenset({"Reshape", "Squeeze", "Unsqueeze"})
+
+
+def _same_type(types, node: Node) -> bool:
+  before, after = types.get(node.inputs[0]), types.get(node.outputs[0])
+  return before is not None and before[1] is not None and before == after
+
+
+def _slices_all(graph: Graph, node: Node, types) -> bool:
+  """Whether Slice(x, starts, ends[, axes[, steps]]) is all of x: step 1 and
+  either x's (known) shape, or constant bounds covering each sliced axis."""
+  ins = node.inputs + [""] * (5 - len(node.inputs))
+  steps = _const(graph, ins[4]) if ins[4] else np.ones(1, np.int64)
+  if steps is None or not (steps == 1).all():
+    return False
+  if _same_type(types, node):
+    return True
+  x = types.get(ins[0])
+  starts, ends = _const(graph, ins[1]), _const(graph, ins[2])
+  axes = _const(graph, ins[3]) if ins[3] else np.arange(len(starts) if starts is not None else 0)
+  if x is None or x[1] is None or starts is None or ends is None or axes is None:
+    return False
+  big = np.iinfo(np.int64).max // 2
+  for a, start, end in zip(axes.tolist(), starts.tolist(), ends.tolist()):
+    d = x[1][a]
+    static = isinstance(d, (int, np.integer))
+    if not (start == 0 or static and start <= -d) or not (end >= big or static and end >= d):
+      return False
+  return True
+
+
+def _zeros_copy_same_dims(graph: Graph, target: str, before, after) -> bool:
+  """Whether Reshape(·, target) gives the same on `before` as on `after`
+  (shapes of the same size): its 0 entries copy a dim, which must then be the
+  same dim in both. A computed target has explicit dims."""
+  t = _const(graph, target)
+  if t is None or not (t == 0).any():
+    return True
+  if before is None or after is None or before[1] is None or after[1] is None:
+    return False
+  return all(i < len(before[1]) and i < len(after[1]) and before[1][i] == after[1][i]
+             for i in np.flatnonzero(t == 0))
+
+
+def _sink_reshape(graph: Graph, node: Node, single_use_producer, types) -> bool:
+  """Add/Mul(Reshape(x, s) -> r, c) -> out  becomes  Add/Mul(x, c') -> r,
+  Reshape(r, s) -> out, in place (r is read by this node only)."""
+  init = graph.root.initializers
+  for k in (0, 1):
+    reshape, c = single_use_producer(node.inputs[k], "Reshape"), init.get(node.inputs[1 - k])
+    if reshape is not None and c is not None:
+      break
+  else:
+    return False
+  x, r, out = reshape.inputs[0], reshape.outputs[0], node.outputs[0]
+  tx, tr, tout = types.get(x), types.get(r), types.get(out)
+  if None in (tx, tr, tout) or tr != tout or c.dtype != tx[0] or not tx[1]:
+    return False
+  lead, split = tx[1][:-1], tr[1][len(tx[1]) - 1:]
+  if (tuple(tr[1][:len(lead)]) != tuple(lead) or not split
+      or not all(isinstance(d, (int, np.integer)) for d in split)
+      or int(np.prod(split)) != tx[1][-1] or c.ndim > len(tr[1])):
+    return False
+  outer = c.shape[:max(0, c.ndim - len(split))]
+  if any(d != 1 for d in outer):
+    return False
+  inner = c.reshape(c.shape[len(outer):])
+  try:
+    flat = (inner.reshape(()) if inner.size == 1 else
+            np.broadcast_to(inner, split).reshape(-1))
+  except ValueError:
+    return False
+  name = f"{node.inputs[1 - k]}_as_{'x'.join(str(d) for d in split)}"   # same c, same split
+  init.setdefault(name, np.ascontiguousarray(flat))
+  target, attrs = reshape.inputs[1], reshape.attrs
+  reshape.op_type, reshape.inputs, reshape.attrs = node.op_type, [x, name], {}
+  node.op_type, node.inputs, node.attrs = "Reshape", [r, target], attrs
+  types[r] = graph.value_types[r] = tx
+  return True
 
 
 def _rename_inputs(graph: Graph, renames: dict[str, str]) -> None:
@@ -293,13 +392,22 @@ def fuse_conv_bias(graph: Graph) -> int:
   return fused
 
 
-def run_default_passes(graph: Graph, functions=(), namer=None) -> dict[str, int]:
-  from jax_onnx import transposes
+def run_default_passes(graph: Graph, functions=(), namer=None,
+                       fuse_opset: int | None = None) -> dict[str, int]:
+  """fuse_opset: rewrite hand-written attention and norms into single ops of
+  that opset (`fusions`; when components are on)."""
+  from jax_onnx import fusions, transposes
   before = len(graph.nodes)
   stats = {"nodes_before": before}
   removed = 0
   stats["cse_merged"] = eliminate_common_subexpressions(graph)
   stats["rewrites"] = simplify(graph)
+  if fuse_opset is not None and namer is not None:
+    fused = fusions.run(graph, namer, fuse_opset)
+    stats.update(fused)
+    if any(fused.values()):
+      removed += eliminate_dead_code(graph)   # the matched nodes: single readers now
+      stats["rewrites"] += simplify(graph)
   if namer is not None and any(n.op_type == "Transpose" for n in graph.nodes):
     stats["transposes_sunk"] = transposes.sink_transposes(graph, namer)
     stats["rewrites"] += simplify(graph)

@@ -140,4 +140,5 @@ def all_cases() -> dict[str, Case]:
 
 def _load_rules() -> None:
   import jax_onnx.components
+  import jax_onnx.fusions
   import jax_onnx.rules  # noqa: F401

@@ -91,6 +91,12 @@ def component_rows() -> list[dict]:
     rows.append(dict(component=title, onnx_ops=ops, how=how, notes=notes, cases=len(tested),
                      opsets=sorted({c.opset for c in tested if c.opset}),
                      histogram=_first_case_histogram(tested)))
+  from jax_onnx.fusions import PATTERNS
+  for covers, pattern in PATTERNS.items():
+    tested = [c for c in all_cases().values() if c.covers == covers]
+    rows.append(dict(pattern, component=pattern["title"], pattern=True, cases=len(tested),
+                     opsets=sorted({c.opset for c in tested if c.opset}),
+                     histogram=_first_case_histogram(tested)))
   return rows
 
 
@@ -118,7 +124,8 @@ def components_table() -> str:
   lines = ["| component | ONNX ops | exported as | export of its first case | test cases | "
            "notes |", "|---|---|---|---|---|---|"]
   for r in component_rows():
-    lines.append(f"| `{r['component']}` | {r['onnx_ops']} | {r['how']} | {r['histogram']} | "
+    name = r["component"] if r.get("pattern") else f"`{r['component']}`"
+    lines.append(f"| {name} | {r['onnx_ops']} | {r['how']} | {r['histogram']} | "
                  f"{r['cases']} | {r['notes']} |")
   lines.append("")
   lines.append("Every test case runs with a static and a dynamic batch dimension, each with "

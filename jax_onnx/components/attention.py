@@ -74,7 +74,7 @@ def _attention(ctx, q, k, v, *extra, scale, is_causal, has_bias, has_mask):
     inputs.append(additive)
   y = ctx.op("Attention", *inputs, q_num_heads=n, kv_num_heads=kv_heads, scale=scale,
              is_causal=int(is_causal))
-  return ctx.reshape(y, (b, t, n, hv), in_shape=(b, t, n * hv))
+  return ctx.reshape(y, (b, t, n, hv), in_shape=(b, t, n * hv), dtype=ctx.aval_out.dtype)
 
 
 route_function("jax.nn.dot_product_attention", "jax_onnx.dot_product_attention",

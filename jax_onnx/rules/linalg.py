@@ -18,38 +18,59 @@ from jax_onnx.registry import Spec, case, register_rule
 def _dot_general(ctx, lhs, rhs, *, dimension_numbers, preferred_element_type=None,
                  **params):
   """lhs -> (batch, M, K), rhs -> (batch, K, N), MatMul, reshape to JAX's
-  (batch..., lhs free..., rhs free...). Transposes and reshapes are emitted
-  only where the layout differs (x @ W of a Linear layer is one MatMul)."""
+  (batch..., lhs free..., rhs free...). Without batch dims, lhs keeps its free
+  dims (MatMul broadcasts them: x @ W of a Linear layer is one MatMul, and so
+  is a (b, t, h, d) x (h, d, n) projection after one Reshape each side).
+  Transposes and reshapes are emitted only where the layout differs; those
+  of a constant operand are done on the constant."""
   del params, preferred_element_type   # precision; the out dtype is avals_out's
   (lc, rc), (lb, rb) = dimension_numbers
   ls, rs = ctx.avals_in[0].shape, ctx.avals_in[1].shape
   lf = [i for i in range(len(ls)) if i not in lc and i not in lb]
   rf = [i for i in range(len(rs)) if i not in rc and i not in rb]
   out_dtype = ctx.aval_out.dtype
-  if ctx.avals_in[0].dtype != out_dtype:
-    lhs = ctx.cast(lhs, out_dtype)
-  if ctx.avals_in[1].dtype != out_dtype:
-    rhs = ctx.cast(rhs, out_dtype)
-
-  lhs = _permute(ctx, lhs, list(lb) + lf + list(lc))
-  rhs = _permute(ctx, rhs, list(rb) + list(rc) + rf)
   batch = [ls[i] for i in lb]
   l_free, r_free = [ls[i] for i in lf], [rs[i] for i in rf]
   k = [ls[i] for i in lc]
-  if len(lc) == 1 and (not batch and len(rf) <= 1 or len(lf) == 1 and len(rf) == 1):
-    # Already (..., M, K) @ (..., K, N), or x (..., K) @ W (K[, N]) where MatMul
-    # broadcasts the leading dims itself (numpy matmul semantics, 1-D included).
-    return ctx.op_as(out_dtype, "MatMul", lhs, rhs)
-  lhs3 = ctx.reshape(lhs, batch + [math.prod(l_free), math.prod(k)])
-  rhs3 = ctx.reshape(rhs, batch + [math.prod(k), math.prod(r_free)])
+  if not batch:
+    # x (l_free..., K) @ W (K, N): 1-D K or N as numpy's matmul has them.
+    lhs2 = _arranged(ctx, 0, lhs, lf + list(lc), l_free + [math.prod(k)], out_dtype)
+    rhs2 = _arranged(ctx, 1, rhs, list(rc) + rf,
+                     [math.prod(k)] + ([math.prod(r_free)] if rf else []), out_dtype)
+    out = ctx.op_as(out_dtype, "MatMul", lhs2, rhs2)
+    if len(rf) <= 1:
+      return out
+    return ctx.reshape(out, l_free + r_free, in_shape=l_free + [math.prod(r_free)],
+                       dtype=out_dtype)
+  lhs3 = _arranged(ctx, 0, lhs, list(lb) + lf + list(lc),
+                   batch + [math.prod(l_free), math.prod(k)], out_dtype)
+  rhs3 = _arranged(ctx, 1, rhs, list(rb) + list(rc) + rf,
+                   batch + [math.prod(k), math.prod(r_free)], out_dtype)
   out = ctx.op_as(out_dtype, "MatMul", lhs3, rhs3)
-  return ctx.reshape(out, batch + l_free + r_free)
+  if len(lf) == 1 and len(rf) == 1:
+    return out
+  return ctx.reshape(out, batch + l_free + r_free,
+                     in_shape=batch + [math.prod(l_free), math.prod(r_free)], dtype=out_dtype)
 
 
-def _permute(ctx, x, perm):
-  if perm == list(range(len(perm))):
+def _arranged(ctx, i, x, perm, dims, dtype):
+  """Operand i cast to dtype, transposed by perm, reshaped to dims (each step
+  only where needed); a constant operand is rearranged at export time."""
+  aval = ctx.avals_in[i]
+  shape = [aval.shape[p] for p in perm]
+  identity = perm == list(range(len(perm)))
+  if identity and list(dims) == shape and aval.dtype == dtype:
     return x
-  return ctx.op("Transpose", x, perm=perm)
+  const = ctx.consts_in[i]
+  if const is not None:
+    return ctx.const(np.asarray(const, dtype).transpose(perm).reshape(dims))
+  if aval.dtype != dtype:
+    x = ctx.cast(x, dtype)
+  if not identity:
+    x = ctx.op("Transpose", x, perm=perm)
+  if list(dims) != shape:
+    x = ctx.reshape(x, dims, in_shape=shape, dtype=dtype)
+  return x
 
 
 _W = np.random.default_rng(0).standard_normal((8, 5)).astype(np.float32)
@@ -66,6 +87,14 @@ case("dot_transposed_rhs", lambda x, y: lax.dot_general(x, y, (((1,), (1,)), (()
      ("B", 8), Spec((6, 8)), covers="dot_general")
 case("dot_batch_not_leading", lambda x, y: lax.dot_general(x, y, (((2,), (0,)), ((1,), (1,)))),
      ("B", 3, 4), Spec((4, 3, 2)), covers="dot_general")
+_HEADS_IN = np.random.default_rng(1).standard_normal((16, 4, 4)).astype(np.float32)
+_HEADS_BIAS = np.random.default_rng(2).standard_normal((4, 4)).astype(np.float32)
+case("dot_multi_head_projection",   # (b, t, d) x (d, h, k) + (h, k) bias, back to (b, t, h * k)
+     lambda x: (jnp.einsum("btd,dhk->bthk", x, _HEADS_IN) + _HEADS_BIAS).reshape(
+         x.shape[0], 5, 16), ("B", 5, 16), covers="dot_general", expect_ops=("MatMul", "Add"),
+     forbid_ops=("Reshape", "Shape", "Concat", "Transpose"))
+case("dot_multi_head_output", lambda y: jnp.einsum("bthk,hkd->btd", y, _HEADS_IN.T),
+     ("B", 5, 4, 4), covers="dot_general", forbid_ops=("Shape", "Concat", "Transpose"))
 case("dot_int32", lambda x, y: x @ y, Spec(("B", 4), "int32", "int"), Spec((4, 3), "int32", "int"),
      covers="dot_general", atol=0)
 case("dot_preferred_f32_from_bf16",

@@ -153,6 +153,12 @@ case("reshape_flatten", lambda x: x.reshape(x.shape[0], -1), _X, covers="reshape
 case("reshape_split_batch", lambda x: x.reshape(-1, 2, 4), Spec(("B", 4, 4)),
      covers="reshape")
 case("reshape_merge_batch", lambda x: x.reshape(-1, 4), _X, covers="reshape")
+# Two Reshapes are merged only where the outer one's 0s ("copy this dim") copy
+# the same dim from the inner one's input: here they do not (3 vs B).
+case("reshape_twice_batch_moves", lambda x: x.reshape(x.shape[1], 3).reshape(x.shape[1], 3, 1),
+     Spec((3, "B")), covers="reshape")
+case("reshape_twice_merged", lambda x: x.reshape(x.shape[0], 2, 12).reshape(x.shape[0], 24),
+     _X, covers="reshape", expect_ops=("Reshape",), forbid_ops=("Shape", "Concat"))
 case("reshape_to_scalar_like", lambda x: jnp.sum(x.reshape(x.shape[0], 24, 1, 1), axis=(2, 3)),
      _X, covers="reshape")
 case("broadcast_in_dim_rank_up",
@@ -176,6 +182,9 @@ case("concatenate_batch", lambda x: jnp.concatenate([x, x], axis=0), _X, covers=
 case("slice_strided", lambda x: lax.slice(x, (0, 1, 0), (x.shape[0], 5, 4), (1, 2, 3)), _X,
      covers="slice")
 case("slice_static_indexing", lambda x: x[:, 1:5:2, ::3], Spec((3, 6, 4)), covers="slice")
+case("slice_whole_axis_then_squeeze",   # no Slice: it keeps all of axis 2
+     lambda x: x.reshape(x.shape[0], 6, 1, 4)[:, :, 0].reshape(x.shape[0], 24), _X,
+     covers="slice", forbid_ops=("Slice", "Squeeze"))
 case("slice_batch_tail", lambda x: lax.slice_in_dim(x, 1, x.shape[0], axis=0), _X,
      covers="slice")
 case("iota_static", lambda x: x + lax.iota(jnp.float32, 4), _X, covers="iota")
