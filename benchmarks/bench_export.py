@@ -7,10 +7,14 @@ Three shapes of function, each with ~N primitives:
   chain   x = tanh(x) * 1.01 + 0.1, repeated (3 primitives per step)
   wide    N/3 independent branches sin(x * c_k), summed (3 primitives per branch)
   jits    the chain, in jax.jit-ted chunks of 50 steps (150 primitives + 1 jit each)
+  blocks  pre-LN transformer blocks written out in jnp (layer norms, einsum
+          attention, gelu MLP; ~80 primitives each): the graph the pattern
+          fusions and layout passes work on
 
 For each: best-of-repeat wall time of `jax.make_jaxpr(f)(spec)` and of
 `jax_onnx.transform(f).lower(spec)`, the time of building `.model` (the
-ModelProto) and of serializing it, the ONNX node count, and the peak
+ModelProto) and of serializing it, the time of the graph passes inside the
+export (exported.stats['passes_seconds']), the ONNX node count, and the peak
 tracemalloc memory of one export.
 
 Columns: prims = exported.stats['primitives'] (every primitive bound on the
@@ -30,6 +34,7 @@ import tracemalloc
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import jax_onnx
 
@@ -84,7 +89,35 @@ def make_jits(n: int):
   return jits
 
 
-BUILDERS = {"chain": make_chain, "wide": make_wide, "jits": make_jits}
+def make_blocks(n: int):
+  rng = np.random.default_rng(0)
+  d, heads, hidden = 16, 2, 32
+  w = {k: (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(np.float32)
+       for k, shape in (("qkv", (d, 3 * d)), ("proj", (d, d)), ("up", (d, hidden)),
+                        ("down", (hidden, d)))}
+
+  def layer_norm(x):
+    mean = jnp.mean(x, -1, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(jnp.var(x, -1, keepdims=True) + 1e-5)
+
+  def block(x):                                   # x: (1, t, d)
+    t = x.shape[1]
+    q, k, v = (part.reshape(1, t, heads, d // heads)
+               for part in jnp.split(layer_norm(x) @ w["qkv"], 3, axis=-1))
+    logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(d // heads)
+    att = jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(logits, axis=-1), v)
+    x = x + att.reshape(1, t, d) @ w["proj"]
+    return x + jax.nn.gelu(layer_norm(x) @ w["up"]) @ w["down"]
+
+  def blocks(x):
+    h = x[None]
+    for _ in range(max(1, n // 80)):
+      h = block(h)
+    return h[0]
+  return blocks
+
+
+BUILDERS = {"chain": make_chain, "wide": make_wide, "jits": make_jits, "blocks": make_blocks}
 
 
 def best_of(repeat: int, fn):
@@ -103,6 +136,7 @@ def measure(kind: str, n: int, repeat: int) -> dict:
   # traces per function object, which would otherwise time a cache hit.
   t_jaxpr, jaxpr = best_of(repeat, lambda: jax.make_jaxpr(build(n))(SPEC))
   t_export, t_model, t_ser = float("inf"), float("inf"), float("inf")
+  t_passes = float("inf")
   exported = None
   for _ in range(repeat):
     onnx_fn = jax_onnx.transform(build(n))
@@ -117,6 +151,7 @@ def measure(kind: str, n: int, repeat: int) -> dict:
     t_export = min(t_export, t1 - t0)
     t_model = min(t_model, t2 - t1)
     t_ser = min(t_ser, t3 - t2)
+    t_passes = min(t_passes, exported.stats["passes_seconds"])
   prims = exported.stats["primitives"]
   nodes = len(exported.model.graph.node)
   # Peak memory of one export, separately (tracemalloc slows Python down).
@@ -128,7 +163,7 @@ def measure(kind: str, n: int, repeat: int) -> dict:
   tracemalloc.stop()
   return dict(kind=kind, n=n, prims=prims, jaxpr_eqns=len(jaxpr.eqns),
               t_jaxpr=t_jaxpr, t_export=t_export, t_model=t_model, t_ser=t_ser,
-              nodes=nodes, peak_mib=peak / 2**20)
+              t_passes=t_passes, nodes=nodes, peak_mib=peak / 2**20)
 
 
 
@@ -166,7 +201,7 @@ def main(argv=None):
     measure(kind, 30, 1)
   header = (f"{'kind':6} {'N':>6} {'prims':>6} {'eqns':>6} {'make_jaxpr s':>12} {'export s':>9} "
             f"{'ratio':>6} {'us/prim':>8} {'.model s':>9} {'serialize s':>11} "
-            f"{'nodes':>6} {'peak MiB':>9}")
+            f"{'passes s':>8} {'nodes':>6} {'peak MiB':>9}")
   print(header)
   print("-" * len(header))
   rows = []
@@ -177,7 +212,8 @@ def main(argv=None):
       print(f"{kind:6} {n:>6} {r['prims']:>6} {r['jaxpr_eqns']:>6} {r['t_jaxpr']:>12.3f} {r['t_export']:>9.3f} "
             f"{r['t_export'] / r['t_jaxpr']:>6.2f} "
             f"{1e6 * r['t_export'] / r['prims']:>8.1f} {r['t_model']:>9.3f} "
-            f"{r['t_ser']:>11.3f} {r['nodes']:>6} {r['peak_mib']:>9.1f}", flush=True)
+            f"{r['t_ser']:>11.3f} {r['t_passes']:>8.3f} {r['nodes']:>6} "
+            f"{r['peak_mib']:>9.1f}", flush=True)
 
   print("\n# linearity: export us per primitive at each size "
         "(flat = linear; last/first ratio)")
@@ -186,6 +222,10 @@ def main(argv=None):
     cells = "  ".join(f"N={n}: {us:.1f}" for n, us in per)
     ratio = per[-1][1] / per[0][1] if len(per) > 1 else 1.0
     print(f"{kind:6} {cells}   last/first = {ratio:.2f}")
+  print("\n# graph passes: us per primitive at each size (flat = linear)")
+  for kind in args.kinds:
+    per = [(r["n"], 1e6 * r["t_passes"] / r["prims"]) for r in rows if r["kind"] == kind]
+    print(f"{kind:6} " + "  ".join(f"N={n}: {us:.1f}" for n, us in per))
   if args.repeated:
     held = repeated_exports("chain", 5000, args.repeated)
     print(f"\n# memory held after each of {args.repeated} exports of a 5000-step chain "

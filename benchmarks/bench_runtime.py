@@ -173,8 +173,8 @@ def main(argv=None):
                   help="timed calls per (example, batch, runtime); default 2000")
   ap.add_argument("--batches", type=int, nargs="+", default=[1, 32])
   ap.add_argument("--warmup", type=int, default=50, help="untimed calls first; default 50")
-  ap.add_argument("--rounds", type=int, default=5,
-                  help="alternating ORT/JAX rounds the reps are split into; default 5")
+  ap.add_argument("--rounds", type=int, default=20,
+                  help="alternating ORT/JAX rounds the reps are split into; default 20")
   ap.add_argument("--examples", nargs="+", default=EXAMPLES,
                   help=f"modules of examples/ (default: {' '.join(EXAMPLES)})")
   ap.add_argument("--ort-threads", type=int, default=None, metavar="N",

@@ -826,6 +826,23 @@ class BadInputMessagesTest(parameterized.TestCase):
     np.testing.assert_allclose(jnp.sin(jnp.ones(2)), np.sin(np.ones(2)), rtol=1e-6)
     _check(jax_onnx.transform(jnp.tanh).lower(("B", 3)), jnp.tanh, _rand((2, 3)))
 
+  def test_garbage_collector_state_restored(self):
+    # The export pauses the cyclic collector; it leaves it as it found it,
+    # after a failed export too.
+    import gc
+    self.assertTrue(gc.isenabled())
+    jax_onnx.transform(jnp.tanh).lower((2, 3))
+    self.assertTrue(gc.isenabled())
+    with self.assertRaises(jax_onnx.UnsupportedPrimitiveError):
+      jax_onnx.transform(lambda x: jnp.linalg.eigvalsh(x)).lower((3, 3))
+    self.assertTrue(gc.isenabled())
+    gc.disable()
+    try:
+      jax_onnx.transform(jnp.tanh).lower((2, 3))
+      self.assertFalse(gc.isenabled())
+    finally:
+      gc.enable()
+
 
 class ControlFlowTest(parameterized.TestCase):
   """Control flow at model scale: a layer stack stays one loop."""
