@@ -14,7 +14,10 @@ INPUT_SPEC, with a symbolic batch dimension 'B'):
              with its default SessionOptions; no input checking or conversion)
        jax   jitted(x).block_until_ready()         (x already a device array;
              the module's weights are closed over, i.e. constants of the jit)
-  3. report median and p90 in microseconds, and ORT median / JAX median.
+  3. report median and p90 in microseconds, ORT median / JAX median, and
+     "by round": the median over rounds of each round's ORT/JAX ratio (the
+     two runtimes of one round run back to back, so slow drifts in the
+     machine's load cancel out of it).
 
 With --ort-threads N, a second session of the same model with
 intra_op_num_threads = N is timed too (extra columns), e.g. to see how much of
@@ -118,9 +121,12 @@ def measure(name: str, module, batches, reps: int, warmup: int, rounds: int,
     gc.collect()
     gc.disable()
     try:
+      round_ratios = []
       for _ in range(rounds):
+        start = len(ort_ns)
         _time_calls(run_ort, per_round, ort_ns)
         _time_calls(run_jax, per_round, jax_ns)
+        round_ratios.append(np.median(ort_ns[start:]) / np.median(jax_ns[start:]))
         if run_ort_t:
           _time_calls(run_ort_t, per_round, ort_t_ns)
     finally:
@@ -137,12 +143,24 @@ def measure(name: str, module, batches, reps: int, warmup: int, rounds: int,
     rows.append(dict(**extra,example=name, batch=batch, reps=len(ort_ns),
                      ort_median_us=ort_med, ort_p90_us=ort_p90,
                      jax_median_us=jax_med, jax_p90_us=jax_p90,
-                     ratio=ort_med / jax_med, max_abs_error=max_err,
+                     ratio=ort_med / jax_med, round_ratio=float(np.median(round_ratios)),
+                     max_abs_error=max_err,
                      intra_op_num_threads=opts.intra_op_num_threads,
                      inter_op_num_threads=opts.inter_op_num_threads,
                      nodes=len(exported.model.graph.node)))
   return rows
 
+
+
+class _OneOp:
+  """The call floor: a one-op model (one Neg node / one XLA op) on (B, 30),
+  timed like the examples. What either runtime costs per call before any
+  real work: binding, dispatch, output allocation."""
+  INPUT_SPEC = jax.ShapeDtypeStruct(("B", 30), np.float32)
+
+  @staticmethod
+  def make_model():
+    return jax.numpy.negative
 
 
 def _threads(n: int) -> str:
@@ -152,7 +170,8 @@ def _threads(n: int) -> str:
 def print_table(rows: list[dict]) -> None:
   threads = rows[0].get("ort_threads") if rows else None
   header = (f"{'example':18} {'batch':>5} {'reps':>6} {'ORT med us':>10} {'ORT p90 us':>10} "
-            f"{'JAX med us':>10} {'JAX p90 us':>10} {'ORT/JAX':>7} {'max abs err':>11}")
+            f"{'JAX med us':>10} {'JAX p90 us':>10} {'ORT/JAX':>7} {'by round':>8} "
+            f"{'max abs err':>11}")
   if threads is not None:
     header += f" {'ORT' + str(threads) + 't med':>11} {'ORT' + str(threads) + 't p90':>11} {'/JAX':>5}"
   print(header)
@@ -160,7 +179,7 @@ def print_table(rows: list[dict]) -> None:
   for r in rows:
     line = (f"{r['example']:18} {r['batch']:>5} {r['reps']:>6} {r['ort_median_us']:>10.1f} "
             f"{r['ort_p90_us']:>10.1f} {r['jax_median_us']:>10.1f} {r['jax_p90_us']:>10.1f} "
-            f"{r['ratio']:>7.2f} {r['max_abs_error']:>11.2g}")
+            f"{r['ratio']:>7.2f} {r['round_ratio']:>8.2f} {r['max_abs_error']:>11.2g}")
     if threads is not None:
       line += f" {r['ort_t_median_us']:>11.1f} {r['ort_t_p90_us']:>11.1f} {r['ratio_t']:>5.2f}"
     print(line, flush=True)
@@ -182,6 +201,8 @@ def main(argv=None):
                        "(extra columns ORTNt); off by default")
   ap.add_argument("--opset", type=int, default=None,
                   help="ONNX opset of the export (23 fuses Attention); jax_onnx's default")
+  ap.add_argument("--no-floor", dest="floor", action="store_false",
+                  help="skip timing the one-op model (the per-call floor of each runtime)")
   args = ap.parse_args(argv)
 
   import onnxruntime as ort
@@ -201,6 +222,11 @@ def main(argv=None):
   print(f"# opset {args.opset or jax_onnx.api.DEFAULT_OPSET}; {args.warmup} warm-up calls, then {args.reps} timed calls each in "
         f"{args.rounds} alternating rounds; times per call in microseconds\n")
   print_table(rows)
+  if args.floor:
+    floor = measure("(one op: x -> -x)", _OneOp, [1], args.reps, args.warmup, args.rounds)[0]
+    print(f"\n# call floor, one op on (1, 30): ORT {floor['ort_median_us']:.1f} us, "
+          f"jax.jit {floor['jax_median_us']:.1f} us (ratio {floor['round_ratio']:.2f} by "
+          "round): below ~2x this, a ratio measures the binding, not the model")
   return rows
 
 
