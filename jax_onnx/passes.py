@@ -350,6 +350,71 @@ def fuse_gemm(graph: Graph) -> int:
   return fused
 
 
+def merge_sibling_projections(graph: Graph, namer) -> int:
+  """x @ W1 + b1, x @ W2 + b2, ... (constant 2-D W, bias along the last axis)
+  => Split(x @ [W1 W2 ...] + [b1 b2 ...]): the separate q/k/v projections of
+  an attention layer become one MatMul, one Add, one Split. Each column of a
+  product is the same dot product either way (bit-identical in ONNX Runtime:
+  checked on its MLAS kernels); only all-biased groups merge (adding a zero
+  bias would turn -0.0 into +0.0). Returns the number of MatMuls merged away."""
+  init = graph.root.initializers
+  types = _types(graph)
+  uses = _consumers(graph)
+  outputs = {n for n, _, _ in graph.outputs}
+  readers: dict[str, list[Node]] = {}
+  for node in graph.nodes:
+    for i in node.inputs:
+      readers.setdefault(i, []).append(node)
+  groups: dict[str, list[tuple[Node, Node, np.ndarray, np.ndarray]]] = {}
+  for node in graph.nodes:
+    if node.op_type != "MatMul" or uses.get(node.outputs[0]) != 1 or node.outputs[0] in outputs:
+      continue
+    x, w_name = node.inputs
+    w, tx = init.get(w_name), types.get(x)
+    add = readers.get(node.outputs[0], [None])[0]
+    if (w is None or w.ndim != 2 or w.dtype.kind != "f" or tx is None or tx[1] is None
+        or len(tx[1]) < 2 or tx[0] != w.dtype or add is None or add.op_type != "Add"):
+      continue
+    b = init.get(add.inputs[1] if add.inputs[0] == node.outputs[0] else add.inputs[0])
+    n = w.shape[1]
+    if (b is None or b.dtype != w.dtype or b.size != n or b.ndim > len(tx[1])
+        or (b.ndim and b.shape[-1] != n)):
+      continue
+    groups.setdefault(x, []).append((node, add, w, b.reshape(n)))
+  replace: dict[int, list[Node]] = {}
+  drop: set[int] = set()
+  merged = 0
+  for x, members in groups.items():
+    if len(members) < 2 or len({m[2].shape[0] for m in members}) != 1:
+      continue
+    dtype, lead = types[x][0], tuple(types[x][1][:-1])
+    sizes = [m[2].shape[1] for m in members]
+    w_name, b_name, split = namer("weight"), namer("bias"), namer("const")
+    init[w_name] = np.concatenate([m[2] for m in members], axis=1)
+    init[b_name] = np.concatenate([m[3] for m in members])
+    init[split] = np.asarray(sizes, np.int64)
+    mm, biased = namer("MatMul"), namer("Add")
+    first = members[0][0]
+    replace[id(first)] = [
+        Node("MatMul", [x, w_name], [mm], {}, source=first.source),
+        Node("Add", [mm, b_name], [biased], {}, source=first.source),
+        Node("Split", [biased, split], [m[1].outputs[0] for m in members], {"axis": -1},
+             source=first.source)]
+    for name in (mm, biased):
+      graph.value_types[name] = (np.dtype(dtype), lead + (sum(sizes),))
+    drop.update(id(n) for m in members for n in m[:2])
+    merged += len(members) - 1
+  if replace:
+    nodes = []
+    for node in graph.nodes:
+      if id(node) in replace:
+        nodes.extend(replace[id(node)])
+      elif id(node) not in drop:
+        nodes.append(node)
+    graph.nodes = nodes
+  return merged
+
+
 def _adds_fed_by(graph: Graph, op_types):
   """(add, producer, other operand) for each Add with an operand that only it
   reads, produced by one of `op_types`: the pattern of the fusion passes. An
@@ -414,6 +479,8 @@ def run_default_passes(graph: Graph, functions=(), namer=None,
     stats["flatten_transposes_folded"] = transposes.fold_flatten_transposes(graph)
     removed += eliminate_dead_code(graph)   # the Transposes left behind
   stats["cse_merged"] += eliminate_common_subexpressions(graph)
+  if namer is not None:
+    stats["projections_merged"] = merge_sibling_projections(graph, namer)
   stats["gemm_fused"] = fuse_gemm(graph)
   stats["conv_bias_fused"] = fuse_conv_bias(graph)
   removed += eliminate_dead_code(graph)

@@ -95,6 +95,14 @@ case("dot_multi_head_projection",   # (b, t, d) x (d, h, k) + (h, k) bias, back 
      forbid_ops=("Reshape", "Shape", "Concat", "Transpose"))
 case("dot_multi_head_output", lambda y: jnp.einsum("bthk,hkd->btd", y, _HEADS_IN.T),
      ("B", 5, 4, 4), covers="dot_general", forbid_ops=("Shape", "Concat", "Transpose"))
+_QKV = [np.random.default_rng(i).standard_normal(shape).astype(np.float32)
+        for i, shape in enumerate([(16, 8), (16, 8), (16, 12), (8,), (8,), (12,)])]
+case("dot_sibling_projections_merged",   # one MatMul + Add + Split (passes.merge_sibling_...)
+     lambda x: tuple(x @ w + b for w, b in zip(_QKV[:3], _QKV[3:])), ("B", 5, 16),
+     covers="dot_general", expect_ops=("Split",), forbid_ops=("Gemm",))
+case("dot_sibling_projections_unbiased_kept",   # + 0.0 would turn -0.0 into +0.0
+     lambda x: (x @ _QKV[0] + _QKV[3], x @ _QKV[1]), ("B", 5, 16), covers="dot_general",
+     forbid_ops=("Split",))
 case("dot_int32", lambda x, y: x @ y, Spec(("B", 4), "int32", "int"), Spec((4, 3), "int32", "int"),
      covers="dot_general", atol=0)
 case("dot_preferred_f32_from_bf16",
