@@ -148,6 +148,9 @@ def simplify(graph: Graph) -> int:
   - Expand(x, s) feeding only broadcasting ops whose other operand already has
     the expanded shape                            =>  x (ONNX broadcasts itself)
   - Identity(x) inside the graph                  =>  x
+  - Split(Reshape(x, (..., n, rest...)), axis of n) with each part only
+    flattened back to (..., k * prod(rest))       =>  Split(x, last axis)
+    (q, k, v of a fused projection, reshaped to (b, t, 3, h, d) and split)
   - Add/Mul(Reshape(x, s), c), s splitting x's last axis and the constant c
     within the split axes                         =>  Reshape(Add/Mul(x, c'), s)
     (the bias of a multi-head projection, added before its heads are split:
@@ -220,6 +223,9 @@ def simplify(graph: Graph) -> int:
       rewrites += 1
     elif op in ("Add", "Mul") and _sink_reshape(graph, node, single_use_producer, types):
       rewrites += 1
+    elif op == "Split" and _split_before_reshape(graph, node, single_use_producer, types,
+                                                 consumers_of, outputs, renames):
+      rewrites += 1
     elif op == "Identity" and node.outputs[0] not in outputs:
       renames[node.outputs[0]] = node.inputs[0]
       rewrites += 1
@@ -285,6 +291,53 @@ def _zeros_copy_same_dims(graph: Graph, target: str, before, after) -> bool:
     return False
   return all(i < len(before[1]) and i < len(after[1]) and before[1][i] == after[1][i]
              for i in np.flatnonzero(t == 0))
+
+
+def _split_before_reshape(graph: Graph, node: Node, single_use_producer, types,
+                          consumers_of, outputs, renames) -> bool:
+  """Split(Reshape(x) -> r, axis) -> parts, each read only by a Reshape that
+  flattens it back => Split(x, last axis, sizes * prod(rest)) -> the parts,
+  renamed to what those Reshapes produced (they are left unread)."""
+  reshape = single_use_producer(node.inputs[0], "Reshape")
+  if reshape is None or any(o in outputs for o in node.outputs):
+    return False
+  x = reshape.inputs[0]
+  tx, tr = types.get(x), types.get(node.inputs[0])
+  if tx is None or tr is None or tx[1] is None or tr[1] is None:
+    return False
+  lead, axis = tuple(tx[1][:-1]), node.attrs.get("axis", 0) % len(tr[1])
+  rest = tr[1][axis + 1:]
+  if (tuple(tr[1][:axis]) != lead or not all(isinstance(d, (int, np.integer))
+                                            for d in tr[1][axis:])):
+    return False
+  if len(node.inputs) > 1 and node.inputs[1]:
+    sizes = _const(graph, node.inputs[1])
+  elif tr[1][axis] % len(node.outputs) == 0:
+    sizes = np.full(len(node.outputs), tr[1][axis] // len(node.outputs))
+  else:
+    return False
+  width = int(np.prod(rest))
+  flat_types = []
+  for part, k in zip(node.outputs, sizes if sizes is not None else ()):
+    readers = consumers_of.get(part, [])
+    back = readers[0] if len(readers) == 1 else None
+    if back is None or back.op_type != "Reshape" or back.outputs[0] in outputs:
+      return False
+    t = types.get(back.outputs[0])
+    if t is None or t[1] is None or tuple(t[1]) != lead + (int(k) * width,):
+      return False
+    flat_types.append((back.outputs[0], t))
+  if sizes is None or len(flat_types) != len(node.outputs):
+    return False
+  flat_sizes = [int(k) * width for k in sizes]
+  key = "split_" + "_".join(map(str, flat_sizes))     # same sizes, same constant
+  graph.root.initializers[key] = np.asarray(flat_sizes, np.int64)
+  node.inputs = [x, key]
+  node.attrs = {"axis": len(lead)}
+  for part, (flat, t) in zip(node.outputs, flat_types):
+    renames[flat] = part
+    types[part] = graph.value_types[part] = t
+  return True
 
 
 def _sink_reshape(graph: Graph, node: Node, single_use_producer, types) -> bool:
@@ -466,13 +519,28 @@ def run_default_passes(graph: Graph, functions=(), namer=None,
   stats = {"nodes_before": before}
   removed = 0
   stats["cse_merged"] = eliminate_common_subexpressions(graph)
-  stats["rewrites"] = simplify(graph)
+  stats["rewrites"] = 0
+
+  def settle(rounds: int = 3) -> int:
+    """simplify, then drop what it left unread, until nothing changes (a
+    rewrite can expose the next: a collapsed chain leaves a Split whose parts
+    are now flattened directly); each round is linear, and there are at most 3."""
+    dropped = 0
+    for _ in range(rounds):
+      rewrites = simplify(graph)
+      stats["rewrites"] += rewrites
+      dropped += eliminate_dead_code(graph)
+      if not rewrites:
+        break
+    return dropped
+
+  removed += settle()
   if fuse_opset is not None and namer is not None:
     fused = fusions.run(graph, namer, fuse_opset)
     stats.update(fused)
     if any(fused.values()):
       removed += eliminate_dead_code(graph)   # the matched nodes: single readers now
-      stats["rewrites"] += simplify(graph)
+      removed += settle()
   if namer is not None and any(n.op_type == "Transpose" for n in graph.nodes):
     stats["transposes_sunk"] = transposes.sink_transposes(graph, namer)
     stats["rewrites"] += simplify(graph)

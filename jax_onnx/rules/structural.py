@@ -182,6 +182,15 @@ case("concatenate_batch", lambda x: jnp.concatenate([x, x], axis=0), _X, covers=
 case("slice_strided", lambda x: lax.slice(x, (0, 1, 0), (x.shape[0], 5, 4), (1, 2, 3)), _X,
      covers="slice")
 case("slice_static_indexing", lambda x: x[:, 1:5:2, ::3], Spec((3, 6, 4)), covers="slice")
+# Split of a (b, t, 3, h, d) reshape, each part flattened back: one Split of the
+# (b, t, 3 * h * d) input (passes.simplify).
+case("split_through_reshape",
+     lambda x: tuple(p.reshape(x.shape[0], 5, -1) for p in jnp.split(
+         x.reshape(x.shape[0], 5, 3, 2, 4), [1], axis=2)), ("B", 5, 24),
+     covers="split", expect_ops=("Split",), forbid_ops=("Reshape", "Slice", "Squeeze"))
+case("split_through_reshape_parts_kept",
+     lambda x: jnp.split(x.reshape(x.shape[0], 5, 3, 2, 4), 3, axis=2), ("B", 5, 24),
+     covers="split", expect_ops=("Split", "Reshape"))
 case("slice_whole_axis_then_squeeze",   # no Slice: it keeps all of axis 2
      lambda x: x.reshape(x.shape[0], 6, 1, 4)[:, :, 0].reshape(x.shape[0], 24), _X,
      covers="slice", forbid_ops=("Slice", "Squeeze"))
