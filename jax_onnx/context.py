@@ -7,15 +7,12 @@ import numpy as np
 
 from jax_onnx import dtypes as _dt
 from jax_onnx import kernels
-from jax_onnx.shapes import onnx_dims
+from jax_onnx.shapes import is_static, is_static_dim, onnx_dims
 
-
-def _static(d) -> bool:
-  return isinstance(d, (int, np.integer))
 
 
 def _explicit(dims) -> bool:
-  return all(not _static(d) or d >= 0 for d in dims)
+  return all(not is_static_dim(d) or d >= 0 for d in dims)
 
 
 def _plain(dtype) -> bool:
@@ -76,16 +73,16 @@ class RuleContext:
     either stays at its index (ONNX's 0, "copy that dim") or is the only one
     left, with static dims around it (-1, "infer"): no shape arithmetic. A 0
     means "copy" unless allowzero is set, which empty shapes need."""
-    zero = any(_static(d) and d == 0 for d in dims)
+    zero = any(is_static_dim(d) and d == 0 for d in dims)
     operand = next((t for t in self.tracers_in if t.value == x), None)
     if in_shape is None and operand is not None:
       in_shape = operand.aval.shape
     if dtype is None and operand is not None:
       dtype = operand.aval.dtype
     out = None
-    if not zero and in_shape is not None and not all(_static(d) for d in dims):
-      target = [int(d) if _static(d) else
-                0 if i < len(in_shape) and not _static(in_shape[i]) and in_shape[i] == d else
+    if not zero and in_shape is not None and not is_static(dims):
+      target = [int(d) if is_static_dim(d) else
+                0 if i < len(in_shape) and not is_static_dim(in_shape[i]) and in_shape[i] == d else
                 -1 for i, d in enumerate(dims)]
       infer = target.count(-1)
       if infer == 0 or (infer == 1 and all(t > 0 for t in target if t != -1)):

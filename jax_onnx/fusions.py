@@ -35,7 +35,9 @@ import dataclasses
 
 import numpy as np
 
+from jax_onnx import passes
 from jax_onnx.graph import Graph, Node
+from jax_onnx.shapes import is_static, is_static_dim
 
 # What the README's components table says of each fusion (keyed by the
 # `covers` of its test cases).
@@ -62,18 +64,10 @@ class _Graph:
   def __init__(self, graph: Graph):
     self.graph = graph
     self.producer = {o: n for n in graph.nodes for o in n.outputs}
-    self.readers: dict[str, list[Node]] = {}
-    for node in graph.nodes:
-      for name in set(node.inputs):
-        self.readers.setdefault(name, []).append(node)
-      for sub in node.subgraphs():
-        for name in sub.free_names():
-          self.readers.setdefault(name, []).append(node)
+    self.readers = passes.readers(graph, subgraphs=True)
     self.outputs = {n for n, _, _ in graph.outputs}
-    self.types = dict(graph.value_types)
-    self.types.update({n: (d, s) for n, d, s in graph.inputs})
+    self.types = passes.known_types(graph)
     self.init = graph.root.initializers
-    self.types.update({n: (a.dtype, tuple(a.shape)) for n, a in self.init.items()})
 
   def only_reader(self, name: str) -> Node | None:
     readers = self.readers.get(name, [])
@@ -253,8 +247,7 @@ def _heads_second_source(g: _Graph, operand):
     return None
   total = inner if perm is None else [inner[i] for i in perm]
   shape = g.shape(base)
-  if total != _HEADS_SECOND or shape is None or not all(
-      isinstance(d, (int, np.integer)) for d in shape[2:]):
+  if total != _HEADS_SECOND or shape is None or not is_static(shape[2:]):
     return None
   return base
 
@@ -268,7 +261,7 @@ def _emit(graph: Graph, g: _Graph, m: _Match, namer) -> list[Node]:
   final = m.last.outputs[0]
   attrs = dict(scale=float(m.scale))
   bases = [_heads_second_source(g, x) for x in (m.q, m.k, m.v)]
-  if all(x is not None for x in bases) and isinstance(h, (int, np.integer)):
+  if all(x is not None for x in bases) and is_static_dim(h):
     # 3-D form on the (b, seq, h * d) projections: Reshapes only.
     flat = e.ints([0, 0, -1])
     q3, k3, v3 = (e.op("Reshape", [x, flat], np.float32,
@@ -338,7 +331,7 @@ def _mean(g: _Graph, name: str) -> tuple[str, int] | None:
   axes = sorted(int(a) % rank for a in axes.ravel())
   normalized = shape[axes[0]:]
   if (axes != list(range(axes[0], rank))
-      or not all(isinstance(d, (int, np.integer)) for d in normalized)
+      or not is_static(normalized)
       or n != float(np.prod(normalized))):
     return None
   return red.inputs[0], axes[0]

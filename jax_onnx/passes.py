@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from jax_onnx.graph import Graph, Node
+from jax_onnx.shapes import is_static, is_static_dim
 
 
 def _node_reads(node: Node) -> set[str]:
@@ -96,7 +97,21 @@ def _consumers(graph: Graph) -> dict[str, int]:
   return counts
 
 
-def _types(graph: Graph) -> dict[str, tuple]:
+def readers(graph: Graph, subgraphs: bool = False) -> dict[str, list[Node]]:
+  """The nodes that read each value, each node once per value; with
+  `subgraphs`, a node whose subgraphs read the value from outside too."""
+  out: dict[str, list[Node]] = {}
+  for node in graph.nodes:
+    names = set(node.inputs)
+    if subgraphs:
+      for sub in node.subgraphs():
+        names |= sub.free_names()
+    for name in names:
+      out.setdefault(name, []).append(node)
+  return out
+
+
+def known_types(graph: Graph) -> dict[str, tuple]:
   """(dtype, shape) of the values whose type the export recorded."""
   root = graph.root
   types = dict(graph.value_types)
@@ -158,12 +173,9 @@ def simplify(graph: Graph) -> int:
   Returns the number of rewrites."""
   uses = _consumers(graph)
   producer = {o: n for n in graph.nodes for o in n.outputs}
-  types = _types(graph)
+  types = known_types(graph)
   outputs = {n for n, _, _ in graph.outputs}
-  consumers_of: dict[str, list[Node]] = {}
-  for node in graph.nodes:
-    for i in node.inputs:
-      consumers_of.setdefault(i, []).append(node)
+  consumers_of = readers(graph)
   renames: dict[str, str] = {}
   rewrites = 0
 
@@ -231,11 +243,11 @@ def simplify(graph: Graph) -> int:
       rewrites += 1
     elif op == "Expand" and node.outputs[0] not in outputs:
       out_type = types.get(node.outputs[0])
-      readers = consumers_of.get(node.outputs[0], [])
-      if out_type is not None and readers and all(
+      expanded_by = consumers_of.get(node.outputs[0], [])
+      if out_type is not None and expanded_by and all(
           r.op_type in _BROADCASTING and any(
               i != node.outputs[0] and types.get(i, (None, None))[1] == out_type[1]
-              for i in r.inputs) for r in readers):
+              for i in r.inputs) for r in expanded_by):
         renames[node.outputs[0]] = node.inputs[0]
         rewrites += 1
   if renames:
@@ -274,7 +286,7 @@ def _slices_all(graph: Graph, node: Node, types) -> bool:
   big = np.iinfo(np.int64).max // 2
   for a, start, end in zip(axes.tolist(), starts.tolist(), ends.tolist()):
     d = x[1][a]
-    static = isinstance(d, (int, np.integer))
+    static = is_static_dim(d)
     if not (start == 0 or static and start <= -d) or not (end >= big or static and end >= d):
       return False
   return True
@@ -307,8 +319,7 @@ def _split_before_reshape(graph: Graph, node: Node, single_use_producer, types,
     return False
   lead, axis = tuple(tx[1][:-1]), node.attrs.get("axis", 0) % len(tr[1])
   rest = tr[1][axis + 1:]
-  if (tuple(tr[1][:axis]) != lead or not all(isinstance(d, (int, np.integer))
-                                            for d in tr[1][axis:])):
+  if tuple(tr[1][:axis]) != lead or not is_static(tr[1][axis:]):
     return False
   if len(node.inputs) > 1 and node.inputs[1]:
     sizes = _const(graph, node.inputs[1])
@@ -319,8 +330,8 @@ def _split_before_reshape(graph: Graph, node: Node, single_use_producer, types,
   width = int(np.prod(rest))
   flat_types = []
   for part, k in zip(node.outputs, sizes if sizes is not None else ()):
-    readers = consumers_of.get(part, [])
-    back = readers[0] if len(readers) == 1 else None
+    part_readers = consumers_of.get(part, [])
+    back = part_readers[0] if len(part_readers) == 1 else None
     if back is None or back.op_type != "Reshape" or back.outputs[0] in outputs:
       return False
     t = types.get(back.outputs[0])
@@ -356,7 +367,7 @@ def _sink_reshape(graph: Graph, node: Node, single_use_producer, types) -> bool:
     return False
   lead, split = tx[1][:-1], tr[1][len(tx[1]) - 1:]
   if (tuple(tr[1][:len(lead)]) != tuple(lead) or not split
-      or not all(isinstance(d, (int, np.integer)) for d in split)
+      or not is_static(split)
       or int(np.prod(split)) != tx[1][-1] or c.ndim > len(tr[1])):
     return False
   outer = c.shape[:max(0, c.ndim - len(split))]
@@ -388,7 +399,7 @@ def _rename_inputs(graph: Graph, renames: dict[str, str]) -> None:
 def fuse_gemm(graph: Graph) -> int:
   """MatMul(A, B) + C with 2-D A and B and C broadcastable to the result
   => Gemm(A, B, C): one node, as a Linear layer reads."""
-  types = _types(graph)
+  types = known_types(graph)
   fused = 0
   for node, mm, bias in _adds_fed_by(graph, ("MatMul",)):
     ta, tb, tc = (types.get(mm.inputs[0]), types.get(mm.inputs[1]), types.get(bias))
@@ -411,20 +422,17 @@ def merge_sibling_projections(graph: Graph, namer) -> int:
   checked on its MLAS kernels); only all-biased groups merge (adding a zero
   bias would turn -0.0 into +0.0). Returns the number of MatMuls merged away."""
   init = graph.root.initializers
-  types = _types(graph)
+  types = known_types(graph)
   uses = _consumers(graph)
   outputs = {n for n, _, _ in graph.outputs}
-  readers: dict[str, list[Node]] = {}
-  for node in graph.nodes:
-    for i in node.inputs:
-      readers.setdefault(i, []).append(node)
+  read_by = readers(graph)
   groups: dict[str, list[tuple[Node, Node, np.ndarray, np.ndarray]]] = {}
   for node in graph.nodes:
     if node.op_type != "MatMul" or uses.get(node.outputs[0]) != 1 or node.outputs[0] in outputs:
       continue
     x, w_name = node.inputs
     w, tx = init.get(w_name), types.get(x)
-    add = readers.get(node.outputs[0], [None])[0]
+    add = read_by.get(node.outputs[0], [None])[0]
     if (w is None or w.ndim != 2 or w.dtype.kind != "f" or tx is None or tx[1] is None
         or len(tx[1]) < 2 or tx[0] != w.dtype or add is None or add.op_type != "Add"):
       continue

@@ -15,8 +15,13 @@ from jax_onnx import _compat
 from jax_onnx.errors import SpecError
 
 
+def is_static_dim(d) -> bool:
+  """A known size, not a symbolic dimension."""
+  return isinstance(d, (int, np.integer))
+
+
 def is_static(shape: Sequence) -> bool:
-  return all(isinstance(d, (int, np.integer)) for d in shape)
+  return all(is_static_dim(d) for d in shape)
 
 
 _DIM_PARAMS: dict = {}
@@ -32,7 +37,7 @@ def _dim_param(d) -> str:
 def onnx_dims(shape: Sequence) -> tuple:
   """Shape for ONNX type info: ints stay ints, symbolic dims become dim_params
   named by the JAX expression ('B', '2*B')."""
-  return tuple(int(d) if isinstance(d, (int, np.integer)) else _dim_param(d)
+  return tuple(int(d) if is_static_dim(d) else _dim_param(d)
                for d in shape)
 
 

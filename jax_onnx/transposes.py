@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from jax_onnx import passes
 from jax_onnx.graph import Graph, Node
+from jax_onnx.shapes import is_static
 
 # Ops applied elementwise to all their inputs (with numpy broadcasting).
 ELEMENTWISE = frozenset({
@@ -39,13 +41,7 @@ class _Sinker:
     self.namer = namer
     self.root = graph.root
     self.transposed: dict[str, tuple[str, list[int]]] = {}   # value -> (source, perm)
-    self.readers: dict[str, list[Node]] = {}
-    for node in graph.nodes:
-      for i in node.inputs:
-        self.readers.setdefault(i, []).append(node)
-      for sub in node.subgraphs():
-        for name in sub.free_names():
-          self.readers.setdefault(name, []).append(node)
+    self.readers = passes.readers(graph, subgraphs=True)
     self.outputs = {n for n, _, _ in graph.outputs}
     self.sunk = 0
 
@@ -151,10 +147,7 @@ def fold_flatten_transposes(graph: Graph) -> int:
   permuted: the flatten of a CNN exported with NCHW layout reads the conv
   output in place. Needs static non-batch dims and p[0] == 0."""
   producer = {o: n for n in graph.nodes for o in n.outputs}
-  readers: dict[str, list[Node]] = {}
-  for node in graph.nodes:
-    for i in node.inputs:
-      readers.setdefault(i, []).append(node)
+  readers = passes.readers(graph)
   outputs = {n for n, _, _ in graph.outputs}
   init = graph.root.initializers
   types = graph.value_types
@@ -171,7 +164,7 @@ def fold_flatten_transposes(graph: Graph) -> int:
         or node.outputs[0] in outputs):
       continue
     src_dims = [t_type[1][i] for i in _inverse(perm)][1:]
-    if not all(isinstance(d, (int, np.integer)) for d in src_dims):
+    if not is_static(src_dims):
       continue
     mms = readers.get(node.outputs[0], [])
     if not mms or any(m.op_type not in ("MatMul", "Gemm") or m.inputs[0] != node.outputs[0]

@@ -11,6 +11,7 @@ import numpy as np
 from jax_onnx.components.core import (composite, register_component, route_function,
                                       route_method, should_route)
 from jax_onnx.registry import Lazy, Spec, case
+from jax_onnx.shapes import is_static
 
 
 def _routed_embed(original):
@@ -123,7 +124,7 @@ def _avg_pool(ctx, x, *, window, strides, padding, count_include_pad):
   shape = ctx.avals_in[0].shape
   spatial = shape[1:-1]
   if isinstance(padding, str):
-    if not all(isinstance(d, (int, np.integer)) for d in spatial):
+    if not is_static(spatial):
       return None
     padding = jax.lax.padtype_to_pads(spatial, window, strides, padding)
   if any(lo < 0 or hi < 0 or lo >= w or hi >= w for (lo, hi), w in zip(padding, window)):

@@ -23,6 +23,7 @@ from jax_onnx import dtypes as dt
 from jax_onnx import kernels
 from jax_onnx.errors import SymbolicDimError
 from jax_onnx.registry import Lazy, Spec, case, register_rule
+from jax_onnx.shapes import is_static_dim
 
 F32 = np.dtype(np.float32)
 I64_MAX = np.iinfo(np.int64).max
@@ -34,12 +35,9 @@ def _identity(perm) -> bool:
   return list(perm) == list(range(len(perm)))
 
 
-def _is_static(d) -> bool:
-  return isinstance(d, (int, np.integer))
-
 
 def _is_zero(d) -> bool:
-  return isinstance(d, (int, np.integer)) and d == 0
+  return is_static_dim(d) and d == 0
 
 
 # Kernel manipulations: on numpy arrays when the kernel is a constant (weights),
@@ -106,7 +104,7 @@ def _conv_general_dilated(ctx, lhs, rhs, *, window_strides, padding, lhs_dilatio
     groups = batch_group_count
   lo, hi = [p[0] for p in padding], [p[1] for p in padding]
   dilated = any(d != 1 for d in lhs_dilation)
-  if not all(_is_static(p) for p in lo + hi):
+  if not all(is_static_dim(p) for p in lo + hi):
     x, xs, lo, hi = _pad_symbolic(ctx, x, xs, lo, hi, dilated)
   if work == F32 and dilated and all(s == 1 for s in window_strides):
     y = _conv_transpose(ctx, x, w, ws, lo, hi, lhs_dilation, rhs_dilation, groups)

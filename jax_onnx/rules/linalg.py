@@ -12,6 +12,7 @@ from jax import lax
 from jax.extend.core import primitives as P
 
 from jax_onnx.registry import Spec, case, register_rule
+from jax_onnx.shapes import is_static_dim
 
 
 @register_rule(P.dot_general_p, family="linalg", onnx_ops=["MatMul", "Transpose", "Reshape"])
@@ -117,7 +118,7 @@ case("dot_preferred_f32_from_bf16",
 # the batch dims may be symbolic. The graph grows linearly with n.
 
 def _static_size(ctx, d, what: str) -> int:
-  if not isinstance(d, (int, np.integer)):
+  if not is_static_dim(d):
     raise NotImplementedError(f"{what} needs a static matrix size, got {d}: the ONNX graph "
                               "is unrolled over it. Export with a static size for that dim.")
   return int(d)

@@ -20,12 +20,10 @@ from jax.extend.core import primitives as P
 from jax_onnx import _compat
 from jax_onnx import dtypes as dt
 from jax_onnx.registry import Spec, case, register_rule
+from jax_onnx.shapes import is_static_dim
 
 I64 = np.int64
 
-
-def _static(d) -> bool:
-  return isinstance(d, (int, np.integer))
 
 
 def _scalar_dim(ctx, d) -> str:
@@ -80,7 +78,7 @@ def _scatter_nd(ctx, operand, starts, updates, *, op_shape, upd_shape, window_di
   flat = None
   for d, pos in sorted(full.items()):
     stride = math.prod(op_shape[d + 1:])
-    if not (_static(stride) and stride == 1):
+    if not (is_static_dim(stride) and stride == 1):
       pos = ctx.op("Mul", pos, _scalar_dim(ctx, stride))
     flat = pos if flat is None else ctx.op("Add", flat, pos)
   if flat is None:   # rank-0 operand
@@ -126,7 +124,7 @@ def _known_in_bounds(ctx, dn) -> bool:
                if d not in dn.inserted_window_dims and d not in dn.operand_batching_dims]
   for k, d in enumerate(dn.scatter_dims_to_operand_dims):
     size = upd_shape[dn.update_window_dims[op_window.index(d)]] if d in op_window else 1
-    if not (_static(op_shape[d]) and _static(size)):
+    if not (is_static_dim(op_shape[d]) and is_static_dim(size)):
       return False
     col = np.asarray(idx)[..., k].astype(I64)
     if np.any(col < 0) or np.any(col > op_shape[d] - size):
@@ -138,7 +136,7 @@ def _scatter(ctx, operand, indices, updates, reduction, dn, mode, dtype=None):
   """The scatter with `dimension_numbers` dn; `dtype` when operand and updates
   are not the primitive's own (then of that dtype)."""
   op_shape, upd_shape = ctx.avals_in[0].shape, ctx.avals_in[2].shape
-  if any(isinstance(d, (int, np.integer)) and d == 0 for d in op_shape):
+  if any(is_static_dim(d) and d == 0 for d in op_shape):
     return operand   # nothing to update (ONNX Runtime rejects indices into it)
   flat, dummy = _scatter_nd(
       ctx, operand, _index_columns(ctx, indices), updates, op_shape=op_shape,

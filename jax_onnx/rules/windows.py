@@ -28,6 +28,7 @@ from jax_onnx import dtypes as dt
 from jax_onnx.context import RuleContext
 from jax_onnx.errors import UnsupportedParameters
 from jax_onnx.registry import Spec, case, register_rule
+from jax_onnx.shapes import is_static_dim
 from jax_onnx.trace import OnnxTracer, trace_subgraph
 
 # ORT has no Pad/Max/Min kernels for these: they are computed in a dtype that
@@ -51,9 +52,6 @@ def _identity(kind: str, dtype) -> np.ndarray:
   inf = np.inf if kind == "min" else -np.inf   # max and logsumexp start at -inf
   return np.asarray(inf, dtype)
 
-
-def _static(d) -> bool:
-  return isinstance(d, (int, np.integer))
 
 
 # ---------------------------------------------------------------------------
@@ -106,7 +104,7 @@ def _window_slices(ctx, x, init, shape, out_shape, *, window_dimensions, window_
 
 
 def _is_empty(shape, window_dimensions) -> bool:
-  return (any(_static(d) and d == 0 for d in shape) or 0 in window_dimensions)
+  return (any(is_static_dim(d) and d == 0 for d in shape) or 0 in window_dimensions)
 
 
 # ---------------------------------------------------------------------------
@@ -299,7 +297,7 @@ def _cumulative(kind: str, combine):
     aval = ctx.avals_in[0]
     dtype = np.dtype(aval.dtype)
     n = aval.shape[axis]
-    if _static(n) and n <= 1:
+    if is_static_dim(n) and n <= 1:
       return ctx.op("Identity", x)
     wide = _COMPUTE_AS.get(dtype)
     y = ctx.cast(x, wide) if wide is not None else x
@@ -312,7 +310,7 @@ def _cumulative(kind: str, combine):
       return c.trace_jax(combine, OnnxTracer(c.trace, work, shifted),
                          OnnxTracer(c.trace, work, y))
 
-    if _static(n):
+    if is_static_dim(n):
       k = 1
       while k < n:
         y = step(ctx, y, k, n)
@@ -468,17 +466,17 @@ def _reduce(trace, tracers, *, computation, jaxpr, dimensions):
   body = lambda *a: _compat.eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *a)
   init_names = [trace.materialize(t) for t in inits]
   shape = operands[0].aval.shape
-  if any(_static(shape[a]) and shape[a] == 0 for a in dimensions):
+  if any(is_static_dim(shape[a]) and shape[a] == 0 for a in dimensions):
     return [OnnxTracer(trace, a, _fill(ctx, i, a.dtype, a.shape))
             for a, i in zip(out_avals, init_names)]
   xs, avals = [trace.materialize(t) for t in operands], [t.aval for t in operands]
-  if all(_static(shape[a]) for a in dimensions) and math.prod(
+  if all(is_static_dim(shape[a]) for a in dimensions) and math.prod(
       shape[a] for a in dimensions) <= _SEQUENTIAL_REDUCE:
     return [OnnxTracer(trace, a, y) for a, y in zip(
         out_avals, _sequential_fold(ctx, body, xs, avals, init_names, sorted(dimensions)))]
   empty = None   # a symbolic reduced axis may be empty at run time
   for axis in sorted(dimensions, reverse=True):
-    if _static(shape[axis]):
+    if is_static_dim(shape[axis]):
       xs, avals = _tree_fold(ctx, body, xs, avals, axis)
     else:
       xs, avals = _loop_fold(ctx, body, xs, avals, init_names, axis)
@@ -532,7 +530,7 @@ def _positions(ctx, out_shape, window_dimensions, window_strides, sizes, axes):
   grid, rank = None, len(out_shape)
   for i, a in enumerate(axes):
     shape = [out_shape[a] if j == a else 1 for j in range(rank)]
-    if _static(out_shape[a]) and _static(mults[i]):
+    if is_static_dim(out_shape[a]) and is_static_dim(mults[i]):
       g = ctx.const((np.arange(out_shape[a]) * window_strides[a] * mults[i]).reshape(shape))
     else:
       r = ctx.op("Range", ctx.scalar(0, np.int64), ctx.op("Squeeze", ctx.dim(out_shape[a])),
