@@ -1,9 +1,11 @@
 """Shared by the benchmark scripts: the machine's description and the examples."""
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import platform
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES_DIR = os.path.join(os.path.dirname(HERE), "examples")
@@ -42,3 +44,40 @@ def load_example(name: str, examples_dir: str = EXAMPLES_DIR):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module
+
+
+def time_in_rounds(fns, reps: int, rounds: int) -> list[list[list[int]]]:
+  """Times `reps` single calls of each of `fns`, split into `rounds` rounds
+  that alternate them (load from other processes then falls on all alike),
+  with the garbage collector off. Returns, per fn, its calls' times in ns,
+  one list per round."""
+  per_round = max(1, reps // rounds)
+  clock = time.perf_counter_ns
+  samples: list[list[list[int]]] = [[] for _ in fns]
+  gc_was_enabled = gc.isenabled()
+  gc.collect()
+  gc.disable()
+  try:
+    for _ in range(rounds):
+      for fn, out in zip(fns, samples):
+        times = []
+        for _ in range(per_round):
+          t0 = clock()
+          fn()
+          times.append(clock() - t0)
+        out.append(times)
+  finally:
+    if gc_was_enabled:
+      gc.enable()
+  return samples
+
+
+def all_calls(rounds: list[list[int]]) -> list[int]:
+  return [t for r in rounds for t in r]
+
+
+def round_ratio(a: list[list[int]], b: list[list[int]]) -> float:
+  """Median over rounds of (a's median / b's median) in that round: the two
+  ran back to back, so slow drifts in the machine's load cancel out."""
+  import numpy as np
+  return float(np.median([np.median(x) / np.median(y) for x, y in zip(a, b)]))

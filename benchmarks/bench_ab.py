@@ -16,17 +16,16 @@ ratios), plus both node counts.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench_common import EXAMPLES, load_example, make_input  # noqa: E402
+from _bench_common import (  # noqa: E402
+    EXAMPLES, all_calls, load_example, make_input, round_ratio, time_in_rounds)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -56,26 +55,6 @@ def session(path: str):
   opts = ort.SessionOptions()
   opts.log_severity_level = 3
   return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-
-
-def time_pair(run_a, run_b, reps: int, rounds: int):
-  a_ns, b_ns, ratios = [], [], []
-  per_round = max(1, reps // rounds)
-  clock = time.perf_counter_ns
-  gc.collect()
-  gc.disable()
-  try:
-    for _ in range(rounds):
-      start = len(a_ns)
-      for run, out in ((run_a, a_ns), (run_b, b_ns)):
-        for _ in range(per_round):
-          t0 = clock()
-          run()
-          out.append(clock() - t0)
-      ratios.append(np.median(b_ns[start:]) / np.median(a_ns[start:]))
-  finally:
-    gc.enable()
-  return np.median(a_ns) / 1e3, np.median(b_ns) / 1e3, float(np.median(ratios))
 
 
 def main(argv=None):
@@ -119,8 +98,10 @@ def main(argv=None):
         for _ in range(50):
           base.run(None, feeds)
           new.run(None, feeds)
-        base_us, new_us, ratio = time_pair(lambda: base.run(None, feeds),
-                                           lambda: new.run(None, feeds), args.reps, args.rounds)
+        timed = time_in_rounds([lambda: base.run(None, feeds), lambda: new.run(None, feeds)],
+                               args.reps, args.rounds)
+        base_us, new_us = (np.median(all_calls(t)) / 1e3 for t in timed)
+        ratio = round_ratio(timed[1], timed[0])
         print(f"{name:20} {batch:>5} {nodes[0]:>10} {nodes[1]:>9} {base_us:>9.1f} "
               f"{new_us:>9.1f} {ratio:>8.2f}", flush=True)
   return 0

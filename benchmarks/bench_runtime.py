@@ -33,11 +33,9 @@ module must define make_model() and INPUT_SPEC with a symbolic first axis.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import sys
-import time
 
 import jax
 import numpy as np
@@ -45,7 +43,8 @@ import numpy as np
 import jax_onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench_common import EXAMPLES, cpu_model, load_example, make_input  # noqa: E402
+from _bench_common import (  # noqa: E402
+    EXAMPLES, all_calls, cpu_model, load_example, make_input, round_ratio, time_in_rounds)
 
 RTOL = ATOL = 1e-4
 
@@ -59,14 +58,6 @@ def concrete_shape(spec, batch: int) -> tuple[int, ...]:
 def percentiles_us(samples_ns) -> tuple[float, float]:
   a = np.asarray(samples_ns, dtype=np.float64) / 1e3
   return float(np.median(a)), float(np.percentile(a, 90))
-
-
-def _time_calls(fn, reps: int, out: list) -> None:
-  clock = time.perf_counter_ns
-  for _ in range(reps):
-    t0 = clock()
-    fn()
-    out.append(clock() - t0)
 
 
 def session_with_threads(exported, intra_op_num_threads: int):
@@ -115,23 +106,10 @@ def measure(name: str, module, batches, reps: int, warmup: int, rounds: int,
       if run_ort_t:
         run_ort_t()
 
-    ort_ns, jax_ns, ort_t_ns = [], [], []
-    per_round = max(1, reps // rounds)
-    gc_was_enabled = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-      round_ratios = []
-      for _ in range(rounds):
-        start = len(ort_ns)
-        _time_calls(run_ort, per_round, ort_ns)
-        _time_calls(run_jax, per_round, jax_ns)
-        round_ratios.append(np.median(ort_ns[start:]) / np.median(jax_ns[start:]))
-        if run_ort_t:
-          _time_calls(run_ort_t, per_round, ort_t_ns)
-    finally:
-      if gc_was_enabled:
-        gc.enable()
+    timed = time_in_rounds([run_ort, run_jax] + ([run_ort_t] if run_ort_t else []),
+                           reps, rounds)
+    ort_ns, jax_ns = all_calls(timed[0]), all_calls(timed[1])
+    ort_t_ns = all_calls(timed[2]) if run_ort_t else []
 
     ort_med, ort_p90 = percentiles_us(ort_ns)
     jax_med, jax_p90 = percentiles_us(jax_ns)
@@ -143,7 +121,7 @@ def measure(name: str, module, batches, reps: int, warmup: int, rounds: int,
     rows.append(dict(**extra,example=name, batch=batch, reps=len(ort_ns),
                      ort_median_us=ort_med, ort_p90_us=ort_p90,
                      jax_median_us=jax_med, jax_p90_us=jax_p90,
-                     ratio=ort_med / jax_med, round_ratio=float(np.median(round_ratios)),
+                     ratio=ort_med / jax_med, round_ratio=round_ratio(timed[0], timed[1]),
                      max_abs_error=max_err,
                      intra_op_num_threads=opts.intra_op_num_threads,
                      inter_op_num_threads=opts.inter_op_num_threads,
